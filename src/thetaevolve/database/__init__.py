@@ -1,0 +1,22 @@
+"""The program database seam.
+
+``ProgramDatabase`` (in ``thetaevolve.database.store``) is the one implementation:
+islands, MAP-Elites cells, an elite archive, parent sampling, and an append-only SQLite
+store underneath. Its public surface, which the gym and the CLI rely on:
+
+- ``ProgramDatabase.open(path, config: DatabaseConfig) -> ProgramDatabase`` creates or
+  reopens a store (a corrupt or foreign file raises ``StoreError`` with a clear message).
+- ``sample_batch(count, rng, num_inspirations=0, num_top=0) -> list[ParentSample]``: draws
+  ``count`` parents from the *current* state (batch sampling); failures are never parents.
+- ``commit(children: list[ChildDraft]) -> list[ProgramRecord]``: one transaction for the
+  whole batch; children go on their parent's island.
+- ``contains_hash(code_hash) -> bool`` (O(1), lazy level 2), ``get(id) -> ProgramRecord``,
+  ``best() -> ProgramRecord | None`` (best fitness among OK programs), ``count() -> int``,
+  ``outcome_counts() -> dict[str, int]``, ``max_iteration() -> int``,
+  ``lineage(id) -> list[ProgramRecord]``, ``iter_programs()``, ``set_meta(key, value)``,
+  ``get_meta(key)``, ``close()``.
+"""
+
+from thetaevolve.database.records import ChildDraft, ParentSample, ProgramRecord
+
+__all__ = ["ChildDraft", "ParentSample", "ProgramRecord"]

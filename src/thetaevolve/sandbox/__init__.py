@@ -1,0 +1,14 @@
+"""The sandbox seam: run untrusted candidate code, get back data or a typed failure.
+
+``make_sandbox(task, config)`` returns an object with:
+- ``run(code: str, timeout_s: float | None = None) -> RunResult``: thread-safe and blocking;
+  runs the program's ``solve()`` in an isolated, killable child process and returns the
+  solution *data* (never a score), or a typed failure (TIMEOUT, MEMORY, CRASH, NO_OUTPUT,
+  MALFORMED_OUTPUT). It never raises for anything the candidate does.
+- ``close()``: stops any pre-started worker processes.
+It is also a context manager.
+"""
+
+from thetaevolve.sandbox.runner import make_sandbox
+
+__all__ = ["make_sandbox"]

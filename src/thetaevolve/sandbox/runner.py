@@ -1,0 +1,1 @@
+"""Placeholder: the sandbox implementation lands here (issue 4)."""

@@ -1,0 +1,37 @@
+"""The task registry: every built-in problem, looked up by name."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from thetaevolve.tasks.base import ENTRY_POINT, KnownBound, RewardShaping, Task
+
+_REGISTRY: dict[str, Callable[[], Task]] = {}
+
+
+def register(name: str, factory: Callable[[], Task]) -> None:
+    _REGISTRY[name] = factory
+
+
+def _load_builtins() -> None:
+    # Imported lazily so that `import thetaevolve.tasks` stays cheap.
+    from thetaevolve.tasks import circle_packing  # noqa: F401
+
+
+def task_names() -> list[str]:
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def get_task(name: str) -> Task:
+    """The task called ``name``; an unknown name is an error that lists the known ones."""
+    _load_builtins()
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY))
+        raise KeyError(f"unknown task {name!r}; known tasks: {known}") from None
+    return factory()
+
+
+__all__ = ["ENTRY_POINT", "KnownBound", "RewardShaping", "Task", "get_task", "register", "task_names"]

@@ -1,0 +1,96 @@
+"""The Task seam: everything the framework knows about one optimisation problem.
+
+A task owns its trusted verifier. The candidate program only hands back data (a
+``Solution``); ``Task.verify`` recomputes the score from that data and never reads a
+number the candidate claims about itself.
+
+Program contract (every task): the candidate program defines a function named
+``ENTRY_POINT`` (``solve``) taking no arguments and returning the task's solution as a
+dict (numpy arrays are allowed inside; they are converted to lists by the sandbox).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from thetaevolve.types import Solution, Verdict
+
+ENTRY_POINT = "solve"
+Direction = Literal["max", "min"]
+
+
+@dataclass(frozen=True)
+class KnownBound:
+    """A published value for the task's objective, with where it comes from."""
+
+    value: float
+    source: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class RewardShaping:
+    """Default ``rl_normalized`` shaping (ThetaEvolve's score transform).
+
+    reward = multiplier * ((clip(w, lo, hi) - lo) / (hi - lo)) ** alpha where, for a
+    maximised objective, w = score and [lo, hi] = [range_min, range_max]; for a minimised
+    one, w = -score and [lo, hi] = [-range_max, -range_min].
+    """
+
+    range_min: float = 0.0
+    range_max: float = 1.0
+    alpha: float = 1.0
+    multiplier: float = 5.0
+
+
+class Task(abc.ABC):
+    """One problem: statement, initial program, trusted verifier, bounds."""
+
+    name: str
+    direction: Direction
+    statement: str  # problem statement for prompts, in our own words
+    solution_format: str  # documentation of the solution JSON
+    timeout_s: float = 60.0  # default wall-clock limit for one candidate run
+    heavy_modules: tuple[str, ...] = ("numpy", "scipy", "scipy.optimize")
+    known_bounds: tuple[KnownBound, ...] = ()
+    reward_shaping: RewardShaping = RewardShaping()
+
+    def template_variables(self) -> dict[str, object]:
+        """Values for ``{name}`` placeholders in prompt templates (e.g. the circle count)."""
+        return {}
+
+    @property
+    @abc.abstractmethod
+    def initial_program(self) -> str:
+        """A deliberately weak but valid program, with EVOLVE-BLOCK markers."""
+
+    @abc.abstractmethod
+    def verify(self, solution: Solution, tol: float = 0.0) -> Verdict:
+        """Judge a solution. ``tol`` = 0 is exact; a positive ``tol`` is an explicit opt-in.
+
+        Must never raise on bad data: malformed input is an invalid Verdict with a reason.
+        """
+
+    def is_better(self, a: float, b: float | None) -> bool:
+        """True when raw score ``a`` beats ``b`` in this task's direction."""
+        if b is None:
+            return True
+        return a > b if self.direction == "max" else a < b
+
+    def fitness(self, score: float) -> float:
+        """A larger-is-better version of the raw score, used to rank programs."""
+        return score if self.direction == "max" else -score
+
+    @property
+    def best_known(self) -> KnownBound | None:
+        if not self.known_bounds:
+            return None
+        pick = max if self.direction == "max" else min
+        return pick(self.known_bounds, key=lambda b: b.value)
+
+    def plot_solution(self, solution: Solution, path: Path) -> bool:
+        """Draw a picture of a solution; returns False when the task has no picture."""
+        return False
