@@ -18,6 +18,7 @@ class Prompt:
 
     messages: tuple[dict[str, str], ...]
     sample: ParentSample
+    key: str = ""  # unique within a run ("batch:index"); seeds the offline mutator
 
     @property
     def text(self) -> str:
