@@ -1,0 +1,338 @@
+"""The evolving gym: the database becomes prompts, responses become rewards and children.
+
+Two drivers share it: ``evolve`` (an LLM or the offline mutator proposes) and ``train``
+(the policy being trained proposes, and the rewards flow back into GRPO). Both follow
+ThetaEvolve's batch sampling: B parents drawn from one database state, n responses per
+parent, every child scored, then all children of the batch committed in one transaction.
+
+The gym holds no counters of its own: the batch index and the number of candidates come
+from the store, so a resumed run continues exactly where the last commit left it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from thetaevolve.config import RunConfig
+from thetaevolve.database import ChildDraft, ParentSample, ProgramRecord
+from thetaevolve.edits import apply_response
+from thetaevolve.evaluation import judge
+from thetaevolve.normalize import code_hash
+from thetaevolve.proposers.base import Prompt, Proposer, Response
+from thetaevolve.rewards import compute_reward
+from thetaevolve.tasks.base import Task
+from thetaevolve.types import Evaluation, Outcome, RunResult
+
+INITIAL_ITERATION = 0
+
+
+class SandboxLike(Protocol):
+    def run(self, code: str, timeout_s: float | None = None) -> RunResult: ...
+
+
+class PromptBuilderLike(Protocol):
+    def build(self, sample: ParentSample, rng: random.Random) -> Prompt: ...
+
+
+@dataclass(frozen=True)
+class ScoredChild:
+    """One response, turned into a child and scored, not yet committed."""
+
+    prompt_index: int
+    sample_index: int
+    draft: ChildDraft
+    evaluated: bool  # False for lazy and edit failures: nothing ran
+
+    @property
+    def reward(self) -> float:
+        return self.draft.reward
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """What one committed batch did (for progress displays and the metrics log)."""
+
+    batch_index: int
+    records: list[ProgramRecord]
+    evaluations_total: int
+    best: ProgramRecord | None
+    improved: bool
+    wall_s: float
+
+    def outcome_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for record in self.records:
+            counts[record.outcome.value] = counts.get(record.outcome.value, 0) + 1
+        return counts
+
+
+class Gym:
+    """Propose → score → commit, on one task, one database and one sandbox."""
+
+    def __init__(
+        self,
+        task: Task,
+        config: RunConfig,
+        database: Any,
+        sandbox: SandboxLike,
+        prompt_builder: PromptBuilderLike,
+    ) -> None:
+        self.task = task
+        self.config = config
+        self.database = database
+        self.sandbox = sandbox
+        self.prompt_builder = prompt_builder
+        self._executor = ThreadPoolExecutor(
+            max_workers=config.sandbox.workers, thread_name_prefix="evaluate"
+        )
+
+    # ---- counters, all derived from the store -------------------------------------------
+
+    @property
+    def next_batch_index(self) -> int:
+        return max(self.database.max_iteration(), INITIAL_ITERATION) + 1
+
+    @property
+    def evaluations(self) -> int:
+        """Candidates proposed and recorded so far, failures included, initial excluded."""
+        return self.database.count() - self._initial_count()
+
+    def _initial_count(self) -> int:
+        value = self.database.get_meta("initial_programs")
+        return int(value) if value is not None else 0
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    # ---- the initial program --------------------------------------------------------------
+
+    async def initialize(self) -> ProgramRecord | None:
+        """Evaluate and store the task's initial program, once per store."""
+        if self.database.count() > 0:
+            return None
+        code = self.task.initial_program
+        evaluation = await self._evaluate(code)
+        reward = compute_reward(
+            self.task, self.config.gym, evaluation.outcome, evaluation.score, None,
+            random.Random(self.config.seed),
+        )
+        draft = ChildDraft(
+            parent_id=None, code=code, code_hash=code_hash(code), outcome=evaluation.outcome,
+            score=evaluation.score,
+            fitness=None if evaluation.score is None else self.task.fitness(evaluation.score),
+            reward=reward, iteration=INITIAL_ITERATION, metrics=dict(evaluation.metrics),
+            detail=_failure_detail(evaluation),
+        )
+        (record,) = self.database.commit([draft], meta={"initial_programs": 1})
+        if record.outcome is not Outcome.OK:
+            raise RuntimeError(
+                f"the initial program of task {self.task.name} failed in the sandbox "
+                f"({record.outcome.value}: {record.detail}); nothing can evolve from it"
+            )
+        return record
+
+    # ---- one batch ------------------------------------------------------------------------
+
+    def batch_rng(self, batch_index: int, purpose: str) -> random.Random:
+        """A random stream fixed by (seed, batch, purpose): resumes reproduce it exactly."""
+        return random.Random(f"{self.config.seed}:{batch_index}:{purpose}")
+
+    def draw_prompts(self, count: int, batch_index: int | None = None) -> list[Prompt]:
+        """``count`` prompts from the current database state (one parent each)."""
+        index = self.next_batch_index if batch_index is None else batch_index
+        rng = self.batch_rng(index, "sample")
+        samples = self.database.sample_batch(
+            count,
+            rng,
+            num_inspirations=max(self.config.prompt.num_inspirations,
+                                 self._mutator_inspirations()),
+            num_top=self.config.prompt.num_top_programs,
+        )
+        prompts = []
+        for position, sample in enumerate(samples):
+            prompt = self.prompt_builder.build(sample, rng)
+            prompts.append(dataclasses.replace(prompt, key=f"{index}:{position}"))
+        return prompts
+
+    def _mutator_inspirations(self) -> int:
+        # The offline mutator's crossover needs a donor program even when prompts do not
+        # show inspirations to a model.
+        return self.config.database.num_inspirations if self.config.llm.kind == "offline" else 0
+
+    async def score(
+        self,
+        prompts: list[Prompt],
+        responses: list[list[Response]],
+        batch_index: int | None = None,
+    ) -> list[list[ScoredChild]]:
+        """Turn every response into a scored child. Nothing is committed here.
+
+        Identical children within the batch are evaluated once and share the result, so a
+        group of samples that agree costs one sandbox run and gets one fair reward.
+        """
+        index = self.next_batch_index if batch_index is None else batch_index
+        reward_rng = self.batch_rng(index, "reward")
+        plans: list[list[_Plan]] = []
+        pending: dict[str, asyncio.Future[Evaluation]] = {}
+        for p_index, (prompt, group) in enumerate(zip(prompts, responses, strict=True)):
+            row = []
+            for s_index, response in enumerate(group):
+                plan = self._plan(prompt, response)
+                if plan.needs_run and plan.hash not in pending:
+                    pending[plan.hash] = asyncio.ensure_future(self._evaluate(plan.code))
+                row.append(plan)
+            plans.append(row)
+        if pending:
+            await asyncio.gather(*pending.values())
+        scored: list[list[ScoredChild]] = []
+        for p_index, (prompt, row) in enumerate(zip(prompts, plans)):
+            parent = prompt.sample.parent
+            out_row = []
+            for s_index, plan in enumerate(row):
+                evaluation = pending[plan.hash].result() if plan.needs_run else None
+                out_row.append(
+                    self._child(prompt, parent, plan, evaluation, index, reward_rng,
+                                p_index, s_index)
+                )
+            scored.append(out_row)
+        return scored
+
+    def commit(
+        self, scored: list[list[ScoredChild]], meta: dict[str, Any] | None = None
+    ) -> list[ProgramRecord]:
+        """Commit every child of the batch in one transaction."""
+        drafts = [child.draft for row in scored for child in row]
+        return self.database.commit(drafts, meta=meta or {})
+
+    async def step(self, proposer: Proposer, max_children: int | None = None) -> BatchReport:
+        """One batch with a proposer: draw, propose, score, commit."""
+        started = time.perf_counter()
+        batch_index = self.next_batch_index
+        n = self.config.gym.samples_per_prompt
+        count = self.config.gym.batch_size
+        if max_children is not None:
+            count = max(1, min(count, -(-max_children // n)))
+        best_before = self.database.best()
+        prompts = self.draw_prompts(count, batch_index)
+        responses = await proposer.propose(prompts, n)
+        if max_children is not None:
+            responses = _trim(responses, max_children)
+            prompts = prompts[: len(responses)]
+        scored = await self.score(prompts, responses, batch_index)
+        records = self.commit(scored)
+        best = self.database.best()
+        improved = best is not None and (
+            best_before is None or (best.fitness or 0) > (best_before.fitness or 0)
+        )
+        return BatchReport(
+            batch_index=batch_index, records=records, evaluations_total=self.evaluations,
+            best=best, improved=improved, wall_s=time.perf_counter() - started,
+        )
+
+    # ---- internals ------------------------------------------------------------------------
+
+    def _plan(self, prompt: Prompt, response: Response) -> "_Plan":
+        """Decide, without running anything, what this response becomes."""
+        parent = prompt.sample.parent
+        if response.error:
+            return _Plan(None, "", "", Outcome.LLM_ERROR, response.error, response)
+        edit = apply_response(
+            parent.code, response.text, mode=self.config.llm.edit_mode,
+            scope=self.config.llm.edit_search_scope,
+        )
+        if edit.outcome is not None or edit.code is None:
+            return _Plan(None, "", "", edit.outcome or Outcome.NO_DIFF, edit.detail, response)
+        code = edit.code
+        digest = code_hash(code)
+        if len(code) > self.config.gym.max_code_length:
+            return _Plan(None, code, digest, Outcome.TOO_LONG,
+                         f"{len(code)} characters > gym.max_code_length", response)
+        level = self.config.gym.lazy_penalty_level
+        if level >= 1 and digest == parent.code_hash:
+            return _Plan(None, code, digest, Outcome.NO_CHANGE,
+                         "identical to its parent up to comments and whitespace", response)
+        if level >= 2 and self.database.contains_hash(digest):
+            return _Plan(None, code, digest, Outcome.DUPLICATE,
+                         "identical to a program already in the database", response)
+        return _Plan(code, code, digest, None, "", response)
+
+    def _child(
+        self,
+        prompt: Prompt,
+        parent: ProgramRecord,
+        plan: "_Plan",
+        evaluation: Evaluation | None,
+        batch_index: int,
+        reward_rng: random.Random,
+        p_index: int,
+        s_index: int,
+    ) -> ScoredChild:
+        response = plan.response
+        if evaluation is not None:
+            outcome, score = evaluation.outcome, evaluation.score
+            detail = _failure_detail(evaluation)
+            metrics: dict[str, Any] = dict(evaluation.metrics)
+        else:
+            outcome, score, detail, metrics = plan.outcome or Outcome.NO_DIFF, None, plan.detail, {}
+        reward = compute_reward(self.task, self.config.gym, outcome, score, parent.score,
+                                reward_rng)
+        metrics.update(
+            reward=reward, tokens_in=response.tokens_in, tokens_out=response.tokens_out,
+            truncated=response.truncated,
+        )
+        draft = ChildDraft(
+            parent_id=parent.id, code=plan.stored_code, code_hash=plan.hash,
+            outcome=outcome, score=score,
+            fitness=None if score is None else self.task.fitness(score), reward=reward,
+            iteration=batch_index, metrics=metrics, prompt=prompt.text,
+            response=response.text, detail=detail,
+        )
+        return ScoredChild(p_index, s_index, draft, evaluated=evaluation is not None)
+
+    async def _evaluate(self, code: str) -> Evaluation:
+        loop = asyncio.get_running_loop()
+        run = await loop.run_in_executor(
+            self._executor, self.sandbox.run, code, self.config.sandbox.timeout_s
+        )
+        return judge(self.task, run)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    code: str | None  # the program to run; None when nothing runs
+    stored_code: str  # what the database keeps ("" when no child could be built)
+    hash: str
+    outcome: Outcome | None  # the failure decided before running, if any
+    detail: str
+    response: Response
+
+    @property
+    def needs_run(self) -> bool:
+        return self.code is not None
+
+
+def _failure_detail(evaluation: Evaluation) -> str:
+    if evaluation.outcome is Outcome.OK:
+        return ""
+    parts = [evaluation.detail.strip()]
+    if evaluation.stderr.strip():
+        parts.append("stderr:\n" + evaluation.stderr.strip())
+    return "\n".join(p for p in parts if p)
+
+
+def _trim(responses: list[list[Response]], limit: int) -> list[list[Response]]:
+    """Keep the first ``limit`` responses in prompt order (the budget's last batch)."""
+    out: list[list[Response]] = []
+    left = limit
+    for group in responses:
+        if left <= 0:
+            break
+        out.append(group[:left])
+        left -= len(out[-1])
+    return out
