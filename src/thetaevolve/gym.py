@@ -27,7 +27,7 @@ from thetaevolve.normalize import code_hash
 from thetaevolve.proposers.base import Prompt, Proposer, Response
 from thetaevolve.rewards import compute_reward
 from thetaevolve.tasks.base import Task
-from thetaevolve.types import Evaluation, Outcome, RunResult
+from thetaevolve.types import Evaluation, Outcome, RunResult, Solution
 
 INITIAL_ITERATION = 0
 
@@ -47,7 +47,12 @@ class ScoredChild:
     prompt_index: int
     sample_index: int
     draft: ChildDraft
-    evaluated: bool  # False for lazy and edit failures: nothing ran
+    evaluation: Evaluation | None  # None for lazy and edit failures: nothing ran
+    response: Response
+
+    @property
+    def evaluated(self) -> bool:
+        return self.evaluation is not None
 
     @property
     def reward(self) -> float:
@@ -64,6 +69,11 @@ class BatchReport:
     best: ProgramRecord | None
     improved: bool
     wall_s: float
+    best_solution: Solution | None = None  # the new best's data, when this batch improved
+
+    @property
+    def mean_reward(self) -> float:
+        return sum(r.reward for r in self.records) / max(1, len(self.records))
 
     def outcome_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -112,10 +122,14 @@ class Gym:
 
     # ---- the initial program --------------------------------------------------------------
 
-    async def initialize(self) -> ProgramRecord | None:
-        """Evaluate and store the task's initial program, once per store."""
+    async def initialize(self) -> tuple[ProgramRecord, Solution | None] | None:
+        """Evaluate and store the task's initial program, once per store.
+
+        Returns the stored record and its solution data, or None if the store already had it.
+        """
         if self.database.count() > 0:
             return None
+        started = time.perf_counter()
         code = self.task.initial_program
         evaluation = await self._evaluate(code)
         reward = compute_reward(
@@ -129,13 +143,17 @@ class Gym:
             reward=reward, iteration=INITIAL_ITERATION, metrics=dict(evaluation.metrics),
             detail=_failure_detail(evaluation),
         )
-        (record,) = self.database.commit([draft], meta={"initial_programs": 1})
-        if record.outcome is not Outcome.OK:
+        if evaluation.outcome is not Outcome.OK:
             raise RuntimeError(
                 f"the initial program of task {self.task.name} failed in the sandbox "
-                f"({record.outcome.value}: {record.detail}); nothing can evolve from it"
+                f"({evaluation.outcome.value}: {draft.detail}); nothing can evolve from it"
             )
-        return record
+        meta = {
+            "initial_programs": 1,
+            "wall_seconds": time.perf_counter() - started,
+        }
+        (record,) = self.database.commit([draft], meta=meta)
+        return record, evaluation.solution
 
     # ---- one batch ------------------------------------------------------------------------
 
@@ -204,11 +222,27 @@ class Gym:
         return scored
 
     def commit(
-        self, scored: list[list[ScoredChild]], meta: dict[str, Any] | None = None
+        self,
+        scored: list[list[ScoredChild]],
+        wall_s: float = 0.0,
+        meta: dict[str, Any] | None = None,
     ) -> list[ProgramRecord]:
-        """Commit every child of the batch in one transaction."""
+        """Commit every child of the batch in one transaction.
+
+        The run's running totals (LLM usage, wall time) are written in the same
+        transaction, so a killed run reports exactly what its store holds.
+        """
         drafts = [child.draft for row in scored for child in row]
-        return self.database.commit(drafts, meta=meta or {})
+        usage = dict(self.database.get_meta("usage") or {})
+        for row in scored:
+            for child in row:
+                add_usage(usage, child.response)
+        totals = {
+            "usage": usage,
+            "wall_seconds": float(self.database.get_meta("wall_seconds") or 0.0) + wall_s,
+            **(meta or {}),
+        }
+        return self.database.commit(drafts, meta=totals)
 
     async def step(self, proposer: Proposer, max_children: int | None = None) -> BatchReport:
         """One batch with a proposer: draw, propose, score, commit."""
@@ -225,14 +259,21 @@ class Gym:
             responses = _trim(responses, max_children)
             prompts = prompts[: len(responses)]
         scored = await self.score(prompts, responses, batch_index)
-        records = self.commit(scored)
+        wall = time.perf_counter() - started
+        records = self.commit(scored, wall_s=wall)
         best = self.database.best()
         improved = best is not None and (
-            best_before is None or (best.fitness or 0) > (best_before.fitness or 0)
+            best_before is None or (best.fitness or 0.0) > (best_before.fitness or 0.0)
         )
+        best_solution = None
+        if improved and best is not None:
+            children = [child for row in scored for child in row]
+            for record, child in zip(records, children):
+                if record.id == best.id and child.evaluation is not None:
+                    best_solution = child.evaluation.solution
         return BatchReport(
             batch_index=batch_index, records=records, evaluations_total=self.evaluations,
-            best=best, improved=improved, wall_s=time.perf_counter() - started,
+            best=best, improved=improved, wall_s=wall, best_solution=best_solution,
         )
 
     # ---- internals ------------------------------------------------------------------------
@@ -293,7 +334,7 @@ class Gym:
             iteration=batch_index, metrics=metrics, prompt=prompt.text,
             response=response.text, detail=detail,
         )
-        return ScoredChild(p_index, s_index, draft, evaluated=evaluation is not None)
+        return ScoredChild(p_index, s_index, draft, evaluation, response)
 
     async def _evaluate(self, code: str) -> Evaluation:
         loop = asyncio.get_running_loop()
@@ -315,6 +356,20 @@ class _Plan:
     @property
     def needs_run(self) -> bool:
         return self.code is not None
+
+
+def add_usage(usage: dict[str, Any], response: Response) -> None:
+    """Fold one response into the run's running LLM totals (a JSON-able dict)."""
+    if response.meta.get("proposer") == "offline":
+        usage["offline_proposals"] = usage.get("offline_proposals", 0) + 1
+        return
+    usage["responses"] = usage.get("responses", 0) + 1
+    usage["failed_responses"] = usage.get("failed_responses", 0) + (1 if response.error else 0)
+    usage["truncated"] = usage.get("truncated", 0) + (1 if response.truncated else 0)
+    usage["tokens_in"] = usage.get("tokens_in", 0) + response.tokens_in
+    usage["tokens_out"] = usage.get("tokens_out", 0) + response.tokens_out
+    calls = response.meta.get("calls")
+    usage["llm_calls"] = usage.get("llm_calls", 0) + (int(calls) if isinstance(calls, int) else 1)
 
 
 def _failure_detail(evaluation: Evaluation) -> str:

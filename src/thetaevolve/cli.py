@@ -1,0 +1,325 @@
+"""The ``thetaevolve`` command line.
+
+Exit codes: 0 success; 1 the thing checked is invalid or failed (verify, eval); 2 bad
+input (unreadable file, bad configuration, unusable run directory); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from thetaevolve import __version__
+from thetaevolve.config import ConfigError, load_config
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, exit code 2."""
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, allow_nan=True))
+
+
+# ---- tasks ------------------------------------------------------------------------------------
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from thetaevolve.tasks import get_task, task_names
+
+    rows = []
+    for name in task_names():
+        task = get_task(name)
+        best = task.best_known
+        rows.append({
+            "name": name,
+            "direction": task.direction,
+            "best_known": best.value if best else None,
+            "best_known_source": best.source if best else None,
+            "timeout_s": task.timeout_s,
+            "known_bounds": [
+                {"value": b.value, "source": b.source, "note": b.note} for b in task.known_bounds
+            ],
+        })
+    if args.json:
+        _print_json(rows)
+        return EXIT_OK
+    for row in rows:
+        best = "-" if row["best_known"] is None else f"{row['best_known']:.10g}"
+        print(f"{row['name']:<26} {row['direction']:<4} best known {best:<14} "
+              f"{row['best_known_source'] or ''}")
+    return EXIT_OK
+
+
+# ---- verify -----------------------------------------------------------------------------------
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from thetaevolve.tasks import get_task
+    from thetaevolve.tasks.io import load_solution_file
+
+    task = _task(args.task)
+    try:
+        solution = load_solution_file(Path(args.solution))
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    if args.tol < 0:
+        raise CLIError(f"--tol must be non-negative, got {args.tol}")
+    verdict = task.verify(solution, tol=args.tol)
+    result = {
+        "task": task.name,
+        "valid": verdict.valid,
+        "score": verdict.score,
+        "tolerance": verdict.tolerance,
+        "error_bound": verdict.error_bound,
+        "reason": verdict.reason,
+        "metrics": verdict.metrics,
+    }
+    if args.json:
+        _print_json(result)
+    elif verdict.valid:
+        bound = "" if verdict.error_bound is None else f" (± {verdict.error_bound:.3g})"
+        mode = "exact" if verdict.tolerance == 0 else f"tolerance {verdict.tolerance:g}"
+        print(f"valid ({mode}): score {verdict.score!r}{bound}")
+    else:
+        print(f"invalid: {verdict.reason}")
+    del get_task
+    return EXIT_OK if verdict.valid else EXIT_FAILED
+
+
+# ---- eval -------------------------------------------------------------------------------------
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from thetaevolve.config import SandboxConfig
+    from thetaevolve.evaluation import judge
+    from thetaevolve.sandbox import make_sandbox
+
+    task = _task(args.task)
+    try:
+        code = Path(args.program).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CLIError(f"cannot read program {args.program}: {exc}") from None
+    if args.timeout is not None and args.timeout <= 0:
+        raise CLIError(f"--timeout must be positive, got {args.timeout}")
+    with make_sandbox(task, SandboxConfig(workers=1, timeout_s=args.timeout)) as sandbox:
+        run = sandbox.run(code, args.timeout)
+    evaluation = judge(task, run)
+    result = {
+        "task": task.name,
+        "outcome": evaluation.outcome.value,
+        "valid": evaluation.outcome.value == "ok",
+        "score": evaluation.score,
+        "detail": evaluation.detail,
+        "runtime_s": round(evaluation.runtime_s, 4),
+        "metrics": evaluation.metrics,
+        "stderr": evaluation.stderr,
+    }
+    if args.json:
+        _print_json(result)
+    elif result["valid"]:
+        print(f"ok: score {evaluation.score!r} in {evaluation.runtime_s:.3f} s")
+    else:
+        print(f"{evaluation.outcome.value}: {evaluation.detail}")
+        if evaluation.stderr.strip():
+            print(evaluation.stderr.rstrip()[-2000:], file=sys.stderr)
+    return EXIT_OK if result["valid"] else EXIT_FAILED
+
+
+# ---- run / resume / show ----------------------------------------------------------------------
+
+
+def _run_overrides(args: argparse.Namespace) -> list[str]:
+    """CLI flags as config overrides; explicit flags win over --set."""
+    overrides = list(args.set or [])
+    pairs = [
+        ("llm.kind", args.llm), ("llm.base_url", args.base_url), ("llm.model", args.model),
+        ("budget", args.budget), ("gym.batch_size", args.batch_size),
+        ("gym.samples_per_prompt", args.samples_per_prompt), ("seed", args.seed),
+        ("run_dir", args.run_dir),
+    ]
+    for key, value in pairs:
+        if value is not None:
+            overrides.append(f"{key}={json.dumps(value) if isinstance(value, str) else value}")
+    return overrides
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from thetaevolve.session import Session
+
+    overrides = [f"task={json.dumps(args.task)}"] + _run_overrides(args)
+    config = load_config(args.config, overrides=overrides)
+    _task(config.task)
+    session = Session.create(config, Path(config.run_dir) if config.run_dir else None)
+    print(f"run directory: {session.run_dir}", file=sys.stderr)
+    return _evolve(session, config.budget, args.quiet)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from thetaevolve.session import Session, read_marker
+
+    run_dir = Path(args.run_dir)
+    marker = read_marker(run_dir)
+    if marker.get("kind") == "train":
+        from thetaevolve.rl.cli import resume_training
+
+        return resume_training(run_dir, args)
+    overrides = [f"budget={args.budget}"] if args.budget is not None else []
+    session = Session.resume(run_dir, overrides)
+    return _evolve(session, session.config.budget, args.quiet)
+
+
+def _evolve(session: Any, budget: int, quiet: bool) -> int:
+    from thetaevolve.evolve import evolve
+
+    try:
+        summary = asyncio.run(evolve(session, budget, quiet=quiet))
+    except KeyboardInterrupt:
+        summary = session.finalize()
+        print(f"interrupted; every committed candidate is kept. Continue with "
+              f"`thetaevolve resume {session.run_dir}`", file=sys.stderr)
+        _print_summary(summary)
+        session.close()
+        return EXIT_INTERRUPTED
+    session.close()
+    _print_summary(summary)
+    return EXIT_OK
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    best = summary.get("best_score")
+    initial = summary.get("initial_score")
+    print(f"task {summary['task']}: best {best!r} (initial {initial!r}), "
+          f"valid={summary['best_valid']}, {summary['evaluations']} candidates, "
+          f"failures {summary['failures'] or 'none'}, {summary['wall_seconds']:.1f} s")
+    llm = summary.get("llm") or {}
+    if llm.get("calls"):
+        cost = llm.get("cost_usd")
+        cost_text = "" if cost is None else f", cost ${cost:.4f}"
+        print(f"llm: {llm['calls']} calls, {llm['tokens_in']} tokens in, "
+              f"{llm['tokens_out']} tokens out, {llm['failed_responses']} failed{cost_text}")
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from thetaevolve.database.store import ProgramDatabase
+    from thetaevolve.session import CONFIG_FILE, STORE_FILE, read_marker, summarize
+
+    run_dir = Path(args.run_dir)
+    marker = read_marker(run_dir)
+    task = _task(str(marker.get("task")))
+    try:
+        config = load_config(run_dir / CONFIG_FILE)
+    except ConfigError as exc:
+        raise CLIError(f"{run_dir / CONFIG_FILE}: {exc}") from None
+    if not (run_dir / STORE_FILE).exists():
+        raise CLIError(f"{run_dir} has no program store yet ({STORE_FILE})")
+    database = ProgramDatabase.open(run_dir / STORE_FILE, config.database)
+    try:
+        summary = summarize(run_dir, database, task)
+    finally:
+        database.close()
+    if args.json:
+        _print_json(summary)
+    else:
+        _print_summary(summary)
+    return EXIT_OK
+
+
+# ---- plumbing ---------------------------------------------------------------------------------
+
+
+def _task(name: str):
+    from thetaevolve.tasks import get_task
+
+    try:
+        return get_task(name)
+    except KeyError as exc:
+        raise CLIError(str(exc.args[0])) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="thetaevolve",
+        description="Evolve programs with one LLM to improve bounds on open problems.",
+    )
+    parser.add_argument("--version", action="version", version=f"thetaevolve {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("tasks", help="list the built-in tasks")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_tasks)
+
+    p = sub.add_parser("verify", help="verify a solution file with the task's trusted verifier")
+    p.add_argument("task")
+    p.add_argument("solution", help="solution JSON (the task's format; extra keys are ignored)")
+    p.add_argument("--tol", type=float, default=0.0,
+                   help="opt-in tolerance (default 0: exact arithmetic)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("eval", help="run one program in the sandbox and verify its output")
+    p.add_argument("task")
+    p.add_argument("program")
+    p.add_argument("--timeout", type=float, default=None, help="seconds (default: the task's)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("run", help="evolve programs for a task")
+    p.add_argument("task")
+    p.add_argument("--config", help="YAML configuration file")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override one setting, e.g. --set database.num_islands=4 (repeatable)")
+    p.add_argument("--llm", choices=["offline", "openai", "vllm"], default=None)
+    p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint(s), comma-separated")
+    p.add_argument("--model", default=None)
+    p.add_argument("--budget", type=int, default=None, help="candidate programs to evaluate")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--samples-per-prompt", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--run-dir", default=None)
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("resume", help="continue a stopped or killed run")
+    p.add_argument("run_dir")
+    p.add_argument("--budget", type=int, default=None,
+                   help="the run's total budget, counting candidates done before the stop")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_resume)
+
+    p = sub.add_parser("show", help="print a run's summary (also for a killed run)")
+    p.add_argument("run_dir")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_show)
+
+    try:
+        from thetaevolve.rl.cli import register
+    except ImportError:
+        register = None
+    if register is not None:
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from thetaevolve.session import RunDirError
+
+    try:
+        return int(args.func(args) or 0)
+    except (CLIError, ConfigError, RunDirError) as exc:
+        print(f"thetaevolve: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

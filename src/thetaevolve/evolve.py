@@ -1,0 +1,118 @@
+"""The inference driver: run the gym with a proposer until the budget is spent."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from typing import Any, Callable
+
+from thetaevolve.gym import BatchReport
+from thetaevolve.proposers import make_proposer
+from thetaevolve.session import Session
+
+
+class ProgressDisplay:
+    """Candidates done, best score and failures: a live bar on a terminal, lines elsewhere."""
+
+    def __init__(self, task_name: str, budget: int, quiet: bool = False) -> None:
+        self.task_name = task_name
+        self.budget = budget
+        self.quiet = quiet
+        self._bar: Any = None
+        self._last_line = 0.0
+        self._failures = 0
+
+    def start(self, done: int, best: float | None) -> None:
+        if self.quiet:
+            return
+        if sys.stderr.isatty():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+            from rich.progress import TimeElapsedColumn
+
+            self._bar = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[status]}"), TimeElapsedColumn(), transient=False,
+            )
+            self._bar.start()
+            self._bar_id = self._bar.add_task(
+                self.task_name, total=self.budget, completed=done, status=self._status(best)
+            )
+        else:
+            print(f"[{self.task_name}] starting at {done}/{self.budget} candidates, "
+                  f"best {best}", file=sys.stderr, flush=True)
+
+    def _status(self, best: float | None) -> str:
+        shown = "-" if best is None else f"{best:.10g}"
+        return f"best {shown} | failures {self._failures}"
+
+    def update(self, report: BatchReport) -> None:
+        self._failures += sum(1 for r in report.records if r.outcome.is_failure)
+        best = report.best.score if report.best else None
+        if self.quiet:
+            return
+        if self._bar is not None:
+            self._bar.update(self._bar_id, completed=report.evaluations_total,
+                             status=self._status(best))
+            return
+        now = time.monotonic()
+        if report.improved or now - self._last_line > 5.0 or report.evaluations_total >= self.budget:
+            self._last_line = now
+            mark = " (new best)" if report.improved else ""
+            print(f"[{self.task_name}] {report.evaluations_total}/{self.budget} candidates | "
+                  f"{self._status(best)}{mark}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+async def evolve(
+    session: Session,
+    budget: int,
+    quiet: bool = False,
+    on_batch: Callable[[BatchReport], None] | None = None,
+) -> dict[str, Any]:
+    """Evolve until ``budget`` candidates are recorded in the store; returns the summary.
+
+    ``budget`` counts every candidate of the run, those of earlier sessions included, so
+    resuming a run with the same budget finishes it rather than starting it over.
+    """
+    gym = session.gym
+    initial = await gym.initialize()
+    if initial is not None:
+        record, solution = initial
+        session.save_best(solution)
+        session.log("initial", program_id=record.id, score=record.score)
+    display = ProgressDisplay(session.task.name, budget, quiet=quiet)
+    best = session.database.best()
+    display.start(gym.evaluations, best.score if best else None)
+    proposer = make_proposer(session.config, session.task)
+    try:
+        while gym.evaluations < budget:
+            report = await gym.step(proposer, max_children=budget - gym.evaluations)
+            if report.improved:
+                session.save_best(report.best_solution)
+            session.log(
+                "batch",
+                batch=report.batch_index,
+                evaluations=report.evaluations_total,
+                best_score=report.best.score if report.best else None,
+                improved=report.improved,
+                mean_reward=round(report.mean_reward, 6),
+                outcomes=report.outcome_counts(),
+                wall_s=round(report.wall_s, 4),
+            )
+            display.update(report)
+            if on_batch is not None:
+                on_batch(report)
+    finally:
+        display.close()
+        await proposer.aclose()
+    summary = session.finalize()
+    session.log("summary", **summary)
+    return summary
+
+
+def run_evolution(session: Session, budget: int, quiet: bool = False) -> dict[str, Any]:
+    return asyncio.run(evolve(session, budget, quiet=quiet))

@@ -1,0 +1,276 @@
+"""A run directory and everything opened on it: task, store, sandbox, prompt builder, gym.
+
+Layout of a run directory:
+    run.json              identity marker (format, kind, task); a folder without it is foreign
+    config.yaml           the resolved configuration
+    programs.sqlite       the program store (every proposal, failures included)
+    metrics.jsonl         one JSON object per event (batch, training step, ...)
+    best_program.py       the best program so far
+    best_solution.json    its solution data, as the verifier accepted it
+    summary.json          the run summary (rewritten at the end and by `thetaevolve show`)
+    progress.png          best score against candidates evaluated
+    solution.png          a picture of the best solution (tasks that have one)
+
+Counters and totals live in the store, so ``summarize`` gives the same answer for a
+finished run, a killed one, and one still running.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from thetaevolve import __version__
+from thetaevolve.config import ConfigError, RunConfig, dump_config, load_config
+from thetaevolve.database.store import ProgramDatabase
+from thetaevolve.gym import Gym
+from thetaevolve.prompts import PromptBuilder
+from thetaevolve.sandbox import make_sandbox
+from thetaevolve.tasks import Task, get_task
+from thetaevolve.types import Outcome, Solution
+
+RUN_MARKER = "run.json"
+RUN_FORMAT = "thetaevolve-run"
+CONFIG_FILE = "config.yaml"
+STORE_FILE = "programs.sqlite"
+METRICS_FILE = "metrics.jsonl"
+SUMMARY_FILE = "summary.json"
+BEST_PROGRAM_FILE = "best_program.py"
+BEST_SOLUTION_FILE = "best_solution.json"
+
+
+class RunDirError(RuntimeError):
+    """The run directory cannot be used as asked (exists already, foreign, damaged)."""
+
+
+def default_run_dir(task: str) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{task}-{stamp}"
+
+
+def read_marker(run_dir: Path) -> dict[str, Any]:
+    """The run's identity; a clear error when the folder is not a ThetaEvolve run."""
+    marker = run_dir / RUN_MARKER
+    if not run_dir.is_dir():
+        raise RunDirError(f"{run_dir} does not exist or is not a directory")
+    try:
+        data = json.loads(marker.read_text())
+    except FileNotFoundError:
+        raise RunDirError(
+            f"{run_dir} is not a ThetaEvolve run directory (it has no {RUN_MARKER}); "
+            "start a new run with `thetaevolve run TASK --run-dir DIR`"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise RunDirError(f"{marker} is unreadable ({exc}); the run directory is damaged") from None
+    if not isinstance(data, dict) or data.get("format") != RUN_FORMAT:
+        raise RunDirError(f"{marker} does not describe a ThetaEvolve run (foreign directory)")
+    return data
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON so that a crash leaves either the old file or the new one, never half."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, allow_nan=True) + "\n")
+    os.replace(tmp, path)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+@dataclass
+class Session:
+    run_dir: Path
+    kind: str
+    config: RunConfig
+    task: Task
+    database: ProgramDatabase
+    sandbox: Any
+    gym: Gym
+
+    # ---- opening ----------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, config: RunConfig, run_dir: Path | None = None, kind: str = "evolve") -> "Session":
+        """Start a new run in a new (or empty) directory."""
+        task = get_task(config.task)  # fail on a bad task name before creating anything
+        run_dir = Path(run_dir or config.run_dir or default_run_dir(config.task))
+        if (run_dir / RUN_MARKER).exists():
+            raise RunDirError(
+                f"{run_dir} already holds a run; continue it with `thetaevolve resume {run_dir}` "
+                "or choose another --run-dir"
+            )
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise RunDirError(
+                f"{run_dir} exists and is not empty; choose a new --run-dir "
+                "(nothing was written there)"
+            )
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config = config.model_copy(update={"run_dir": str(run_dir)})
+        dump_config(config, run_dir / CONFIG_FILE)
+        write_json_atomic(
+            run_dir / RUN_MARKER,
+            {
+                "format": RUN_FORMAT,
+                "version": 1,
+                "kind": kind,
+                "task": config.task,
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "thetaevolve": __version__,
+            },
+        )
+        return cls._open(run_dir, kind, config, task)
+
+    @classmethod
+    def resume(cls, run_dir: Path, overrides: list[str] | None = None) -> "Session":
+        """Reopen a run; ``overrides`` (k=v) change settings such as the budget."""
+        marker = read_marker(run_dir)
+        try:
+            config = load_config(run_dir / CONFIG_FILE, overrides=overrides)
+        except ConfigError as exc:
+            raise RunDirError(f"{run_dir / CONFIG_FILE}: {exc}") from None
+        if config.task != marker.get("task"):
+            raise RunDirError(f"{run_dir}: config.yaml and run.json name different tasks")
+        if overrides:
+            dump_config(config, run_dir / CONFIG_FILE)
+        return cls._open(run_dir, str(marker.get("kind", "evolve")), config, get_task(config.task))
+
+    @classmethod
+    def _open(cls, run_dir: Path, kind: str, config: RunConfig, task: Task) -> "Session":
+        database = ProgramDatabase.open(run_dir / STORE_FILE, config.database)
+        try:
+            sandbox = make_sandbox(task, config.sandbox)
+        except Exception:
+            database.close()
+            raise
+        gym = Gym(task, config, database, sandbox, PromptBuilder(task, config.prompt))
+        return cls(run_dir, kind, config, task, database, sandbox, gym)
+
+    def close(self) -> None:
+        self.gym.close()
+        close = getattr(self.sandbox, "close", None)
+        if close is not None:
+            close()
+        self.database.close()
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- writing ----------------------------------------------------------------------------
+
+    def log(self, event: str, **fields: Any) -> None:
+        """Append one event to metrics.jsonl (flushed at once: a kill loses nothing logged)."""
+        record = {"event": event, "time": round(time.time(), 3), **fields}
+        with open(self.run_dir / METRICS_FILE, "a") as handle:
+            handle.write(json.dumps(record, default=_jsonable) + "\n")
+
+    def save_best(self, solution: Solution | None) -> None:
+        """Write best_program.py and best_solution.json for the store's current best."""
+        best = self.database.best()
+        if best is None:
+            return
+        write_text_atomic(self.run_dir / BEST_PROGRAM_FILE, best.code)
+        if solution is not None:
+            write_json_atomic(self.run_dir / BEST_SOLUTION_FILE, solution)
+
+    def finalize(self) -> dict[str, Any]:
+        """Write summary.json and the pictures; returns the summary."""
+        summary = summarize(self.run_dir, self.database, self.task)
+        write_json_atomic(self.run_dir / SUMMARY_FILE, summary)
+        from thetaevolve.plots import plot_progress
+
+        try:
+            plot_progress(self.database, self.task, self.run_dir / "progress.png")
+            solution = _read_solution(self.run_dir)
+            if solution is not None:
+                self.task.plot_solution(solution, self.run_dir / "solution.png")
+        except Exception as exc:  # a picture must never cost the run its summary
+            self.log("warning", message=f"could not draw pictures: {exc}")
+        return summary
+
+
+def _read_solution(run_dir: Path) -> Solution | None:
+    try:
+        data = json.loads((run_dir / BEST_SOLUTION_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Outcome):
+        return value.value
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def _clean(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def summarize(run_dir: Path, database: ProgramDatabase, task: Task) -> dict[str, Any]:
+    """The run summary, derived from the store and the best-solution file only."""
+    counts = database.outcome_counts()
+    initial = next(iter(database.iter_programs()), None)  # ids are monotonic: the first
+    initial_programs = int(database.get_meta("initial_programs") or 0)
+    if initial is not None and initial_programs:
+        key = initial.outcome.value
+        counts[key] = counts.get(key, 0) - 1
+    best = database.best()
+    solution = _read_solution(run_dir)
+    best_valid = False
+    if solution is not None and best is not None:
+        verdict = task.verify(solution, tol=0.0)
+        best_valid = bool(verdict.valid and verdict.score is not None
+                          and math.isclose(verdict.score, best.score or 0.0, rel_tol=1e-12))
+    usage = dict(database.get_meta("usage") or {})
+    config_llm = {}
+    try:
+        config_llm = load_config(run_dir / CONFIG_FILE).llm.model_dump()
+    except ConfigError:
+        pass
+    price_in, price_out = config_llm.get("price_per_mtok_in"), config_llm.get("price_per_mtok_out")
+    cost = None
+    if price_in is not None or price_out is not None:
+        cost = (usage.get("tokens_in", 0) * (price_in or 0.0)
+                + usage.get("tokens_out", 0) * (price_out or 0.0)) / 1e6
+    failures = {k: v for k, v in sorted(counts.items()) if k != Outcome.OK.value and v > 0}
+    evaluations = sum(v for v in counts.values())
+    marker = read_marker(run_dir)
+    return {
+        "task": task.name,
+        "kind": marker.get("kind", "evolve"),
+        "direction": task.direction,
+        "initial_score": _clean(initial.score) if initial else None,
+        "best_score": _clean(best.score) if best else None,
+        "best_valid": best_valid,
+        "best_program_id": best.id if best else None,
+        "best_known": task.best_known.value if task.best_known else None,
+        "evaluations": evaluations,
+        "ok": counts.get(Outcome.OK.value, 0),
+        "failures": failures,
+        "batches": max(0, database.max_iteration()),
+        "wall_seconds": round(float(database.get_meta("wall_seconds") or 0.0), 3),
+        "llm": {
+            "calls": usage.get("llm_calls", 0),
+            "responses": usage.get("responses", 0),
+            "failed_responses": usage.get("failed_responses", 0),
+            "truncated": usage.get("truncated", 0),
+            "tokens_in": usage.get("tokens_in", 0),
+            "tokens_out": usage.get("tokens_out", 0),
+            "offline_proposals": usage.get("offline_proposals", 0),
+            "cost_usd": cost,
+        },
+    }
