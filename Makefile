@@ -1,0 +1,46 @@
+# Everything a fresh clone needs is installed by these targets; nothing by hand.
+#   make run   - set up and run the main job (offline evolution on circle_packing_26)
+#   make test  - set up (with the rl extra) and run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TASK ?= circle_packing_26
+RUN_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: setup setup-test system run test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamp files: reinstall only when pyproject.toml changes.
+$(VENV)/.core-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	# torch is pinned to the CPU build in the rl extra; install it first so that
+	# nothing else pulls a multi-GB CUDA build.
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	$(BIN)/python -m pip install --quiet -e ".[dev,rl]"
+	touch $(VENV)/.core-installed $@
+
+system:
+	@bash scripts/setup_system.sh
+
+setup: system $(VENV)/.core-installed
+
+setup-test: system $(VENV)/.test-installed
+
+run: setup
+	$(BIN)/thetaevolve run $(TASK) $(RUN_ARGS)
+
+test: setup-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache
