@@ -14,6 +14,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from thetaevolve.rl.settings import RLConfig
+
 
 class ConfigError(ValueError):
     """A configuration value is wrong; the message names the field and what to do."""
@@ -154,7 +156,7 @@ class RunConfig(_Section):
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     prompt: PromptConfig = Field(default_factory=PromptConfig)
-    rl: dict[str, Any] = Field(default_factory=dict)  # test-time RL settings (see thetaevolve.rl)
+    rl: RLConfig = Field(default_factory=RLConfig)  # test-time RL (thetaevolve.rl.settings)
 
 
 def _format_validation_error(err: ValidationError, origin: str) -> str:
