@@ -23,12 +23,8 @@ import tokenize
 from dataclasses import dataclass
 
 from thetaevolve.config import LLMConfig
-from thetaevolve.edits import format_search_replace
+from thetaevolve.edits import evolve_regions, format_search_replace
 from thetaevolve.proposers.base import Prompt, Response
-
-BLOCK_START = "EVOLVE-BLOCK-START"
-BLOCK_END = "EVOLVE-BLOCK-END"
-
 
 @dataclass(frozen=True)
 class _Literal:
@@ -41,15 +37,10 @@ class _Literal:
 def evolve_block_lines(code: str) -> list[range]:
     """0-based line ranges strictly between EVOLVE-BLOCK markers (the whole file if none)."""
     lines = code.split("\n")
-    regions: list[range] = []
-    start: int | None = None
-    for index, line in enumerate(lines):
-        if BLOCK_START in line:
-            start = index + 1
-        elif BLOCK_END in line and start is not None:
-            regions.append(range(start, index))
-            start = None
-    return regions or [range(0, len(lines))]
+    regions = evolve_regions(lines)
+    if regions is None:
+        return [range(0, len(lines))]
+    return [range(start + 1, end) for start, end in regions]
 
 
 def numeric_literals(code: str) -> list[_Literal]:
