@@ -50,7 +50,7 @@ def parse_circles(solution: Any, n: int) -> np.ndarray:
     return circles
 
 
-def _common_scale(values: Sequence[float]) -> tuple[list[int], int]:
+def common_scale(values: Sequence[float]) -> tuple[list[int], int]:
     """Integers N_i and a shift K with values[i] == N_i / 2**K exactly."""
     ratios = [v.as_integer_ratio() for v in values]
     shift = max(den.bit_length() - 1 for _, den in ratios)
@@ -76,7 +76,7 @@ def exact_violations(
     n = len(circles)
     flat = [float(v) for v in circles.reshape(-1)]
     extra = [float(tol)] + (list(box) if box is not None else [])
-    ints, _ = _common_scale(flat + extra)
+    ints, _ = common_scale(flat + extra)
     xs, ys, rs = ints[0 : 3 * n : 3], ints[1 : 3 * n : 3], ints[2 : 3 * n : 3]
     t = ints[3 * n]
     walls: list[int] = []

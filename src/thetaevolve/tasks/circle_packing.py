@@ -17,7 +17,7 @@ from thetaevolve.tasks._circles import (
     plot_circles,
     violation_reason,
 )
-from thetaevolve.tasks._numbers import DataError
+from thetaevolve.tasks._numbers import DataError, check_tol, safe_tol
 from thetaevolve.tasks.base import KnownBound, RewardShaping, Task
 from thetaevolve.types import Solution, Verdict
 
@@ -151,12 +151,12 @@ class CirclePackingSquare(Task):
 
     def verify(self, solution: Solution, tol: float = 0.0) -> Verdict:
         try:
-            tol = _check_tol(tol)
+            tol = check_tol(tol)
             circles = parse_circles(solution, self.n)
         except DataError as exc:
-            return Verdict.invalid(str(exc), tolerance=_safe_tol(tol))
+            return Verdict.invalid(str(exc), tolerance=safe_tol(tol))
         except Exception as exc:  # noqa: BLE001 - a verifier must never raise on data
-            return Verdict.invalid(f"unreadable solution ({type(exc).__name__}: {exc})", tolerance=_safe_tol(tol))
+            return Verdict.invalid(f"unreadable solution ({type(exc).__name__}: {exc})", tolerance=safe_tol(tol))
         found = exact_violations(circles, _UNIT_SQUARE, tol)
         if not found.ok:
             return Verdict.invalid(violation_reason(circles, found, tol), tolerance=tol)
@@ -172,17 +172,6 @@ class CirclePackingSquare(Task):
         total = math.fsum(float(r) for r in circles[:, 2])
         plot_circles(circles, _UNIT_SQUARE, f"{self.name}: sum of radii {total:.10f}", Path(path))
         return True
-
-
-def _check_tol(tol: object) -> float:
-    """A tolerance must be a finite float >= 0 (0 = exact)."""
-    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not math.isfinite(tol) or tol < 0:
-        raise DataError(f"tolerance must be a finite number >= 0, got {tol!r}")
-    return float(tol)
-
-
-def _safe_tol(tol: object) -> float:
-    return float(tol) if isinstance(tol, (int, float)) and math.isfinite(tol) and tol >= 0 else 0.0
 
 
 register("circle_packing_26", lambda: CirclePackingSquare(26))
