@@ -17,6 +17,15 @@ store underneath. Its public surface, which the gym and the CLI rely on:
   ``get_meta(key)``, ``close()``.
 """
 
+from thetaevolve.database.persistence import StoreError
 from thetaevolve.database.records import ChildDraft, ParentSample, ProgramRecord
+from thetaevolve.database.store import EmptyDatabaseError, ProgramDatabase
 
-__all__ = ["ChildDraft", "ParentSample", "ProgramRecord"]
+__all__ = [
+    "ChildDraft",
+    "EmptyDatabaseError",
+    "ParentSample",
+    "ProgramDatabase",
+    "ProgramRecord",
+    "StoreError",
+]

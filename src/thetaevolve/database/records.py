@@ -50,6 +50,10 @@ class ProgramRecord:
     response: str
     detail: str
     created_at: float
+    # "proposal" for a committed ChildDraft; "seed", "migrant" or "reinit" for a copy the
+    # database made of ``origin_id`` (copies share their origin's code, hash and texts).
+    kind: str = "proposal"
+    origin_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -59,3 +63,4 @@ class ParentSample:
     parent: ProgramRecord
     inspirations: tuple[ProgramRecord, ...] = ()
     top_programs: tuple[ProgramRecord, ...] = ()
+    island: int = 0  # the island this draw was made for (see ProgramDatabase.sample_batch)

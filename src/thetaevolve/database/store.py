@@ -1,0 +1,514 @@
+"""``ProgramDatabase``: islands, MAP-Elites cells and an elite archive over an SQLite store.
+
+The rules, in one place:
+
+* **Where a child goes.** On its parent's island, with generation = parent's + 1. A child
+  with no parent (the initial program) goes on island 0; if it succeeded, every island that
+  has no population yet gets a *seed* copy of it, so that all islands evolve from the start
+  (otherwise every child would descend from island 0 and the other islands would stay
+  empty, OpenEvolve issue #391's symptom).
+* **Copies.** Seeds, migrants and re-initialisation copies are rows of their own (kind
+  "seed", "migrant", "reinit") that point at their origin's code and texts. Sampling a copy
+  puts the child on the copy's island. ``count()`` and ``outcome_counts()`` count proposals
+  only (committed ChildDrafts), so run budgets are not inflated by copies.
+* **Which island a draw is for.** Draw ``i`` of a ``sample_batch`` call is for island
+  ``(commits + i) % num_islands``, where ``commits`` is the number of commits so far: every
+  island gets its share and the rotation moves on with every batch. An island with no
+  population falls back to the whole population.
+* **Parent sampling** (ThetaEvolve's ratios, thetaevolve.md §2.4): with probability
+  ``exploration_ratio`` a uniform member of the island; with ``exploitation_ratio`` a uniform
+  archive member on that island (the island's best if it has none); otherwise a uniform
+  member of the whole population. Failures are never members.
+* **Inspirations** come from the parent's island: elites of other MAP-Elites cells (diverse),
+  then uniform members; **top programs** are the island's best, the parent excluded.
+* **Migration** (ring): whenever the largest generation reached since the last migration is
+  ``migration_interval`` beyond it, each island's top ``migration_fraction`` is copied to its
+  ring neighbours, except where the neighbour already holds that program (or a copy).
+* **Population cap.** After each commit, an island above ``population_size`` loses its
+  lowest-ranked members (fitness, then age) until it fits; its best is never evicted.
+  Evicted programs stay stored (and keep counting for ``contains_hash``).
+* **Re-initialisation** (``reinit_every`` > 0 commits): the population is cleared and
+  restarts from a copy of the initial program on every island plus the
+  ``reinit_keep_best`` best programs ever found, dealt round-robin over the islands.
+
+Reproducibility: sampling depends only on the rng and the store's contents (see index.py).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import sqlite3
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from thetaevolve.config import DatabaseConfig
+from thetaevolve.database.features import FeatureGrid
+from thetaevolve.database.index import PopulationIndex, hash_key
+from thetaevolve.database.persistence import Row, SQLiteStore, StoreError, damaged
+from thetaevolve.database.records import ChildDraft, ParentSample, ProgramRecord
+from thetaevolve.types import Outcome
+
+PROPOSAL, SEED, MIGRANT, REINIT = "proposal", "seed", "migrant", "reinit"
+
+# Config values the store's layout depends on: changing them on resume would misplace
+# every stored program, so a mismatch is an error rather than a silent reinterpretation.
+_FIXED_FIELDS = ("num_islands", "feature_dimensions", "feature_bins")
+
+
+class EmptyDatabaseError(LookupError):
+    """Nothing can be sampled: no successful program is in the population."""
+
+
+class ProgramDatabase:
+    """See the module docstring for the rules; ``thetaevolve.database`` for the API."""
+
+    def __init__(self, store: SQLiteStore, config: DatabaseConfig) -> None:
+        self._store = store
+        self.config = config
+        self.path = store.path
+        self._lock = threading.RLock()
+        self._index = PopulationIndex(config.num_islands, config.archive_size)
+        self._meta: dict[str, Any] = {}
+        self._outcomes: Counter[str] = Counter()
+        self._proposals = 0
+        self._max_iteration = -1
+        self._best_id: int | None = None
+        self._initial_id: int | None = None
+        # Origins present on each island through copies, so a migrant is not copied twice.
+        self._copied: list[set[int]] = [set() for _ in range(config.num_islands)]
+        self._origin_of: dict[int, int] = {}  # copy id -> origin id (copies only)
+        self._state: dict[str, Any] = {}
+        self._pending: dict[int, Row] = {}  # proposals of the commit in progress
+        self._grid = FeatureGrid(config.feature_dimensions, config.feature_bins, {})
+
+    # ---- opening ----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | Path, config: DatabaseConfig | None = None) -> "ProgramDatabase":
+        """Create the store at ``path`` or reopen it, rebuilding the index from its rows."""
+        config = config or DatabaseConfig()
+        store = SQLiteStore.open(path)
+        db = cls(store, config)
+        try:
+            db._load()
+        except sqlite3.DatabaseError as exc:
+            store.close()
+            raise damaged(store.path, exc) from exc
+        except BaseException:
+            store.close()
+            raise
+        return db
+
+    def _load(self) -> None:
+        store, config, index = self._store, self.config, self._index
+        self._meta = store.read_table("meta")
+        state = store.read_table("state")
+        fixed = {name: getattr(config, name) for name in _FIXED_FIELDS}
+        if "config" in state:
+            for name, value in fixed.items():
+                if state["config"].get(name) != value:
+                    raise StoreError(
+                        f"{self.path} was created with database.{name}="
+                        f"{state['config'].get(name)!r}, the config now says {value!r}. "
+                        f"Resume with database.{name}={state['config'].get(name)!r}, or start "
+                        "a new run directory."
+                    )
+        else:
+            state["config"] = fixed
+        state.setdefault("commits", 0)
+        state.setdefault("boundary", 1)  # ids below it were retired by a re-initialisation
+        state.setdefault("migrated_at", 0)  # the generation of the last migration
+        state.setdefault("max_generation", 0)  # since the last re-initialisation
+        state.setdefault("ranges", {})
+        self._state = state
+        self._grid = FeatureGrid(config.feature_dimensions, config.feature_bins, state["ranges"])
+
+        rows = store.index_rows().fetchall()
+        if rows:
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            index._ensure(int(ids[-1]) + 1)
+            index.end = int(ids[-1]) + 1
+            index.island[ids] = np.fromiter((r[1] for r in rows), dtype=np.int16, count=len(rows))
+            fitness = np.fromiter(
+                (r[2] if r[2] is not None and r[8] == "ok" else np.nan for r in rows),
+                dtype=np.float64, count=len(rows),
+            )
+            index.fitness[ids] = fitness
+            index.cell[ids] = np.fromiter((r[3] for r in rows), dtype=np.int32, count=len(rows))
+            index.generation[ids] = np.fromiter((r[4] for r in rows), dtype=np.int32,
+                                                count=len(rows))
+            index.hashes = {r[5] for r in rows}
+            live = ~np.isnan(fitness) & (ids >= state["boundary"])
+            index.live[ids] = live
+            evicted = store.evicted_ids()
+            if evicted:
+                index.live[np.asarray(evicted, dtype=np.int64)] = False
+            for r in rows:
+                if r[6] == PROPOSAL:
+                    self._proposals += 1
+                    self._outcomes[r[8]] += 1
+                    if r[9] > self._max_iteration:
+                        self._max_iteration = r[9]
+                    if self._initial_id is None and r[10] is None and r[8] == "ok":
+                        self._initial_id = r[0]
+                else:
+                    self._origin_of[r[0]] = r[7]
+            for pid, origin in self._origin_of.items():
+                if index.live[pid]:
+                    self._copied[int(index.island[pid])].add(origin)
+            if not np.all(np.isnan(fitness)):
+                self._best_id = int(ids[int(np.nanargmax(fitness))])
+        index.rebuild()
+
+    # ---- reading ----------------------------------------------------------------------------
+
+    def count(self) -> int:
+        """Committed proposals (ChildDrafts), failures included; database copies excluded."""
+        return self._proposals
+
+    def outcome_counts(self) -> dict[str, int]:
+        return dict(self._outcomes)
+
+    def max_iteration(self) -> int:
+        return self._max_iteration
+
+    def population_size(self) -> int:
+        """Programs that can be sampled as parents now (copies included)."""
+        return self._index.sampleable_count()
+
+    def island_sizes(self) -> list[int]:
+        return [len(m) for m in self._index.members]
+
+    def archive_ids(self) -> list[int]:
+        return [pid for _, pid in self._index.archive]
+
+    def island_of(self, program_id: int) -> int:
+        return int(self._index.island[program_id])
+
+    def contains_hash(self, code_hash: str) -> bool:
+        """O(1): a 60-bit key in memory, confirmed against the store on a hit."""
+        key = hash_key(code_hash)
+        if key not in self._index.hashes:
+            return False
+        with self._lock:
+            return self._store.has_hash(key, code_hash)
+
+    def get(self, program_id: int) -> ProgramRecord:
+        with self._lock:
+            found = self._store.records([program_id])
+        if program_id not in found:
+            raise KeyError(f"no program with id {program_id} in {self.path}")
+        return found[program_id]
+
+    def best(self) -> ProgramRecord | None:
+        """The best successful program ever stored (evicted or retired ones included)."""
+        return None if self._best_id is None else self.get(self._best_id)
+
+    def lineage(self, program_id: int) -> list[ProgramRecord]:
+        """The chain from the root ancestor down to ``program_id`` (copies included)."""
+        chain: list[ProgramRecord] = []
+        current: int | None = program_id
+        while current is not None:
+            record = self.get(current)
+            chain.append(record)
+            current = record.parent_id
+        chain.reverse()
+        return chain
+
+    def iter_programs(self, include_copies: bool = True) -> Iterator[ProgramRecord]:
+        """Every stored program in id order (read in pages, never all at once)."""
+        for record in self._store.iter_records():
+            if include_copies or record.kind == PROPOSAL:
+                yield record
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        return self._meta.get(key, default)
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self._check_meta({key: value})
+        with self._lock:
+            self._store.write((), meta={key: value})
+            self._meta[key] = value
+
+    def close(self) -> None:
+        with self._lock:
+            self._store.close()
+
+    def __enter__(self) -> "ProgramDatabase":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- sampling ---------------------------------------------------------------------------
+
+    def sample_batch(
+        self,
+        count: int,
+        rng: random.Random,
+        num_inspirations: int = 0,
+        num_top: int = 0,
+    ) -> list[ParentSample]:
+        """``count`` parents (plus inspirations and top programs) from the current state."""
+        if count < 0 or num_inspirations < 0 or num_top < 0:
+            raise ValueError("sample_batch: count, num_inspirations and num_top must be >= 0")
+        with self._lock:
+            index = self._index
+            if index.sampleable_count() == 0:
+                raise EmptyDatabaseError(
+                    f"no program in {self.path} can be a parent: commit a successful initial "
+                    "program first (failed programs are never sampled)"
+                )
+            plan: list[tuple[int, int, list[int], list[int]]] = []
+            for draw in range(count):
+                island = (self._state["commits"] + draw) % self.config.num_islands
+                parent = self._draw_parent(island, rng)
+                home = int(index.island[parent])
+                inspirations = self._inspirations(home, parent, num_inspirations, rng)
+                tops = [p for p in index.top(home, num_top + 1) if p != parent][:num_top]
+                plan.append((island, parent, inspirations, tops))
+            wanted = [p for _, parent, ins, tops in plan for p in (parent, *ins, *tops)]
+            records = self._store.records(wanted)
+        return [
+            ParentSample(
+                parent=records[parent],
+                inspirations=tuple(records[p] for p in ins),
+                top_programs=tuple(records[p] for p in tops),
+                island=island,
+            )
+            for island, parent, ins, tops in plan
+        ]
+
+    def _draw_parent(self, island: int, rng: random.Random) -> int:
+        index, config = self._index, self.config
+        u = rng.random()
+        if not index.members[island]:
+            return index.uniform_all(rng)
+        if u < config.exploration_ratio:
+            return index.uniform_island(island, rng)
+        if u < config.exploration_ratio + config.exploitation_ratio:
+            elites = index.archive_by_island[island]
+            if elites:
+                return elites[rng.randrange(len(elites))]
+            return index.tops[island][0][1]
+        return index.uniform_all(rng)
+
+    def _inspirations(self, island: int, parent: int, k: int, rng: random.Random) -> list[int]:
+        if k == 0:
+            return []
+        index = self._index
+        cells = index.cells[island]
+        keys = [c for c in index.cell_keys[island] if cells[c] != parent]
+        chosen = [cells[c] for c in rng.sample(keys, min(k, len(keys)))]
+        members = index.members[island]
+        # Few cells occupied: fill up with uniform members (bounded tries, no duplicates).
+        tries = 0
+        while len(chosen) < k and tries < 4 * k and len(members) > len(chosen) + 1:
+            pid = members[rng.randrange(len(members))]
+            tries += 1
+            if pid != parent and pid not in chosen:
+                chosen.append(pid)
+        return chosen
+
+    # ---- committing -------------------------------------------------------------------------
+
+    def commit(
+        self, children: Sequence[ChildDraft], meta: dict[str, Any] | None = None
+    ) -> list[ProgramRecord]:
+        """Store a batch in one transaction; returns the stored records in input order.
+
+        The database's own consequences of the batch (island seeds, migration, evictions,
+        re-initialisation) and ``meta`` land in the same transaction.
+        """
+        if meta:
+            self._check_meta(meta)
+        with self._lock:
+            for child in children:
+                self._check_child(child)
+            try:
+                rows, evictions = self._apply(children)
+                self._store.write(rows, evictions, state=self._state_snapshot(), meta=meta)
+            except BaseException:
+                # The index may hold changes the store refused: rebuild it from the store.
+                self._reload()
+                raise
+            if meta:
+                self._meta.update(meta)
+            proposals = [r for r in rows if r.kind == PROPOSAL]
+            records = self._store.records([r.id for r in proposals])
+        return [records[r.id] for r in proposals]
+
+    def _check_child(self, child: ChildDraft) -> None:
+        if not isinstance(child, ChildDraft):
+            raise TypeError(f"commit expects ChildDraft objects, got {type(child).__name__}")
+        if child.parent_id is not None and not (
+            0 < child.parent_id < self._index.end and self._index.island[child.parent_id] >= 0
+        ):
+            raise ValueError(f"ChildDraft.parent_id {child.parent_id} is not a stored program")
+        if child.outcome is Outcome.OK and (
+            child.fitness is None or not math.isfinite(child.fitness)
+        ):
+            raise ValueError(
+                f"a ChildDraft with outcome ok needs a finite fitness, got {child.fitness!r}"
+            )
+
+    @staticmethod
+    def _check_meta(meta: dict[str, Any]) -> None:
+        try:
+            json.dumps(meta)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"meta values must be JSON-serialisable: {exc}") from None
+
+    def _state_snapshot(self) -> dict[str, Any]:
+        self._state["ranges"] = self._grid.state()
+        return dict(self._state)
+
+    def _reload(self) -> None:
+        fresh = ProgramDatabase(self._store, self.config)
+        fresh._load()
+        self.__dict__.update({k: v for k, v in fresh.__dict__.items() if k != "_lock"})
+
+    def _apply(self, children: Sequence[ChildDraft]) -> tuple[list[Row], list[tuple[int, int]]]:
+        """Update the index for the batch and return the rows and evictions to write."""
+        index, state = self._index, self._state
+        state["commits"] += 1
+        batch = state["commits"]
+        now = time.time()
+        rows: list[Row] = []
+        seeds: list[int] = []
+        self._pending = {}
+        for child in children:
+            pid = index.end
+            if child.parent_id is None:
+                island, generation = 0, 0
+            else:
+                island = int(index.island[child.parent_id])
+                generation = int(index.generation[child.parent_id]) + 1
+            ok = child.outcome is Outcome.OK
+            cell = self._grid.cell(child.fitness, child.code, child.metrics) if ok else -1
+            key = hash_key(child.code_hash)
+            row = Row(
+                id=pid, parent_id=child.parent_id, origin_id=pid, kind=PROPOSAL, island=island,
+                generation=generation, iteration=child.iteration, batch=batch,
+                outcome=child.outcome.value, score=child.score, fitness=child.fitness,
+                reward=float(child.reward), cell=cell, hash_key=key, code_hash=child.code_hash,
+                created_at=now, code=child.code, metrics=json.dumps(child.metrics),
+                prompt=child.prompt, response=child.response, detail=child.detail,
+            )
+            rows.append(row)
+            self._pending[pid] = row
+            index.add(pid, island, child.fitness if ok else None, cell, generation, key, ok)
+            self._proposals += 1
+            self._outcomes[child.outcome.value] += 1
+            self._max_iteration = max(self._max_iteration, child.iteration)
+            if ok:
+                state["max_generation"] = max(state["max_generation"], generation)
+                if self._best_id is None or child.fitness > index.fitness[self._best_id]:
+                    self._best_id = pid
+                if child.parent_id is None:
+                    seeds.append(pid)
+                    if self._initial_id is None:
+                        self._initial_id = pid
+        for origin in seeds:
+            for island in range(self.config.num_islands):
+                if not index.members[island]:
+                    rows.append(self._copy(origin, island, SEED, batch, now))
+        rows.extend(self._migrate(batch, now))
+        evictions = self._evict(batch)
+        rows.extend(self._maybe_reinit(batch, now))
+        return rows, evictions
+
+    def _copy(self, origin: int, island: int, kind: str, batch: int, now: float,
+              generation: int | None = None) -> Row:
+        """A copy of ``origin`` on ``island`` (one more row pointing at the origin's texts)."""
+        index = self._index
+        origin = self._origin_of.get(origin, origin)
+        source: Row | ProgramRecord | None = self._pending.get(origin)
+        if source is None:
+            source = self._store.records([origin]).get(origin)
+        if source is None:
+            raise StoreError(f"{self.path}: program {origin} to copy is missing from the store")
+        outcome = source.outcome if isinstance(source, Row) else source.outcome.value
+        pid = index.end
+        gen = int(index.generation[origin]) if generation is None else generation
+        index.add(pid, island, float(index.fitness[origin]), int(index.cell[origin]), gen,
+                  hash_key(source.code_hash), True)
+        self._origin_of[pid] = origin
+        self._copied[island].add(origin)
+        return Row(
+            id=pid, parent_id=origin, origin_id=origin, kind=kind, island=island,
+            generation=gen, iteration=source.iteration, batch=batch, outcome=outcome,
+            score=source.score, fitness=source.fitness, reward=source.reward,
+            cell=int(index.cell[origin]), hash_key=hash_key(source.code_hash),
+            code_hash=source.code_hash, created_at=now,
+        )
+
+    def _migrate(self, batch: int, now: float) -> list[Row]:
+        config, state, index = self.config, self._state, self._index
+        n = config.num_islands
+        if (config.migration_interval == 0 or n < 2
+                or state["max_generation"] - state["migrated_at"] < config.migration_interval):
+            return []
+        state["migrated_at"] = state["max_generation"]
+        # Choose every island's emigrants first, so a migrant never travels twice in one round.
+        emigrants = [index.top_fraction(i, config.migration_fraction) for i in range(n)]
+        rows: list[Row] = []
+        for source, chosen in enumerate(emigrants):
+            for target in sorted({(source - 1) % n, (source + 1) % n} - {source}):
+                for pid in chosen:
+                    origin = self._origin_of.get(pid, pid)
+                    home = int(index.island[origin])
+                    if (home == target and index.live[origin]) or origin in self._copied[target]:
+                        continue
+                    rows.append(self._copy(pid, target, MIGRANT, batch, now))
+        return rows
+
+    def _evict(self, batch: int) -> list[tuple[int, int]]:
+        index, cap = self._index, self.config.population_size
+        gone: list[int] = []
+        for island in range(self.config.num_islands):
+            excess = len(index.members[island]) - cap
+            if excess > 0:
+                best = index.tops[island][0][1]
+                gone.extend(index.worst(island, excess, protect=best))
+        if gone:
+            index.leave(gone)
+            for pid in gone:
+                origin = self._origin_of.get(pid)
+                if origin is not None:
+                    self._copied[int(index.island[pid])].discard(origin)
+        return [(pid, batch) for pid in sorted(gone)]
+
+    def _maybe_reinit(self, batch: int, now: float) -> list[Row]:
+        config, index, state = self.config, self._index, self._state
+        if config.reinit_every == 0 or batch % config.reinit_every or self._initial_id is None:
+            return []
+        # The best programs ever found, distinct by code, the initial program excluded.
+        ok_ids = np.flatnonzero(~np.isnan(index.fitness[: index.end]))
+        ranked = [pid for _, pid in index._ranked(ok_ids, 4 * config.reinit_keep_best + 4)]
+        keep: list[int] = []
+        seen = {self._initial_id}
+        for pid in ranked:
+            origin = self._origin_of.get(pid, pid)
+            if origin not in seen and len(keep) < config.reinit_keep_best:
+                seen.add(origin)
+                keep.append(origin)
+        index.clear_population()
+        self._copied = [set() for _ in range(config.num_islands)]
+        state["boundary"] = index.end
+        state["migrated_at"] = 0
+        state["max_generation"] = 0
+        rows = [self._copy(self._initial_id, i, REINIT, batch, now, generation=0)
+                for i in range(config.num_islands)]
+        for position, pid in enumerate(keep):
+            rows.append(self._copy(pid, position % config.num_islands, REINIT, batch, now,
+                                   generation=0))
+        return rows
