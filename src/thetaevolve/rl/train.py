@@ -1,0 +1,300 @@
+"""Run GRPO on the gym: the training loop, checkpoints, resume, and the metrics log.
+
+``train_on_gym`` is the engine-facing core (any gym-like object on rank 0, nothing on the
+other ranks). ``run_training`` wraps it in a run directory: the same store, summary,
+pictures and ``thetaevolve show`` as an inference run, plus training metrics and
+checkpoints under ``checkpoints/``.
+
+A checkpoint holds the model and tokenizer, the optimizer, scheduler and RNG states
+(TRL/transformers' own checkpoint), and ``thetaevolve_state.json``: the database position
+(next batch index, candidates stored) at the moment of saving. The store itself is never
+rolled back: children committed after the last checkpoint stay in the population (nothing
+is lost), and the resumed policy continues from the checkpointed weights.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from accelerate import PartialState
+from transformers import TrainerCallback
+
+from thetaevolve.rl.coordinator import Channel, CommitInfo, StepCoordinator, StepRecord
+from thetaevolve.rl.models import load_policy, parameter_count
+from thetaevolve.rl.settings import RLConfig
+from thetaevolve.rl.trainer import build_trainer
+
+CHECKPOINT_DIR = "checkpoints"
+STATE_FILE = "thetaevolve_state.json"
+TRAINING_FILE = "training.json"
+_CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
+
+LogFn = Callable[..., None]
+
+
+@dataclass
+class TrainOutcome:
+    """What a training call did (rank 0 has the audit; every rank has the rest)."""
+
+    steps_done: int
+    step_seconds: list[float]
+    audit: list[StepRecord]
+    last_checkpoint: str | None
+    trainer: Any = field(repr=False, default=None)
+
+
+class _MetricsCallback(TrainerCallback):
+    """Training metrics (loss, reward, entropy, KL, clip ratios, ...) into the run's log."""
+
+    def __init__(self, log: LogFn) -> None:
+        self.log = log
+
+    def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[override]
+        if logs:
+            self.log("train", step=state.global_step, **{k: v for k, v in logs.items()
+                                                          if not isinstance(v, (dict, list))})
+
+
+class _StepTimer(TrainerCallback):
+    """Wall time of each optimizer step: generation, scoring, commit and update together."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+        self._since = time.perf_counter()
+
+    def on_train_begin(self, args, state, control, **kwargs):  # type: ignore[override]
+        self._since = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):  # type: ignore[override]
+        now = time.perf_counter()
+        self.seconds.append(now - self._since)
+        self._since = now
+
+
+class _DatabasePosition(TrainerCallback):
+    """Writes the database position into every checkpoint folder (rank 0)."""
+
+    def __init__(self, gym: Any) -> None:
+        self.gym = gym
+
+    def on_save(self, args, state, control, **kwargs):  # type: ignore[override]
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if folder.is_dir():
+            data = {
+                "step": state.global_step,
+                "next_batch_index": self.gym.next_batch_index,
+                "evaluations": getattr(self.gym, "evaluations", None),
+                "saved": time.time(),
+            }
+            tmp = folder / (STATE_FILE + ".tmp")
+            tmp.write_text(json.dumps(data, indent=2) + "\n")
+            tmp.replace(folder / STATE_FILE)
+
+
+def latest_checkpoint(output_dir: Path) -> Path | None:
+    """The newest complete checkpoint (one that has its database position written)."""
+    if not output_dir.is_dir():
+        return None
+    found = []
+    for child in output_dir.iterdir():
+        match = _CHECKPOINT_RE.match(child.name)
+        if match and (child / STATE_FILE).exists() and (child / "trainer_state.json").exists():
+            found.append((int(match.group(1)), child))
+    return max(found)[1] if found else None
+
+
+def read_position(checkpoint: Path) -> dict[str, Any]:
+    return json.loads((checkpoint / STATE_FILE).read_text())
+
+
+def train_on_gym(
+    gym: Any,
+    rl: RLConfig,
+    output_dir: Path,
+    seed: int = 0,
+    *,
+    log: LogFn | None = None,
+    on_commit: Callable[[CommitInfo], None] | None = None,
+    resume_from: Path | None = None,
+    policy: tuple[Any, Any] | None = None,
+) -> TrainOutcome:
+    """GRPO for ``rl.steps`` steps in total. Rank 0 passes the gym; other ranks pass None.
+
+    ``resume_from`` is a checkpoint folder: the model, optimizer and step counter continue
+    from it. ``policy`` (model, tokenizer) overrides loading ``rl.model``.
+    """
+    PartialState()  # joins the process group under torchrun / accelerate
+    channel = Channel()
+    if policy is not None:
+        model, tokenizer = policy
+    else:
+        spec = str(resume_from) if resume_from is not None else rl.model
+        model, tokenizer = load_policy(spec, seed=seed)
+
+    def count_tokens(messages: list[dict[str, str]]) -> int:
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    coordinator = StepCoordinator(
+        channel, rl.samples_per_prompt, gym=gym if channel.is_root else None,
+        count_tokens=count_tokens, on_commit=on_commit,
+    )
+    timer = _StepTimer()
+    callbacks: list[Any] = [timer]
+    if channel.is_root:
+        callbacks.append(_DatabasePosition(gym))
+        if log is not None:
+            callbacks.append(_MetricsCallback(log))
+            log("train_start", model=rl.model, parameters=parameter_count(model),
+                world_size=channel.world_size, steps=rl.steps,
+                batch_size=rl.batch_size, samples_per_prompt=rl.samples_per_prompt,
+                resume_from=str(resume_from) if resume_from else None)
+    trainer = build_trainer(model, tokenizer, rl, coordinator, Path(output_dir), seed, callbacks)
+    try:
+        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    finally:
+        coordinator.close()
+    last = latest_checkpoint(Path(output_dir)) if channel.is_root else None
+    return TrainOutcome(
+        steps_done=trainer.state.global_step, step_seconds=timer.seconds,
+        audit=list(coordinator.audit), last_checkpoint=str(last) if last else None,
+        trainer=trainer,
+    )
+
+
+# ---- a training run in a run directory --------------------------------------------------
+
+
+def run_training(
+    config: Any | None,
+    run_dir: Path | None,
+    resume: bool = False,
+    steps: int | None = None,
+) -> dict[str, Any] | None:
+    """Start (or, with ``resume``, continue) a training run; rank 0 returns the summary.
+
+    Every rank calls this with the same arguments. Only rank 0 opens the run directory and
+    the store; the others receive the resolved configuration from it.
+    """
+    from thetaevolve.config import RunConfig
+
+    PartialState()
+    channel = Channel()
+    session = None
+    setup: Any = None
+    if channel.is_root:
+        try:
+            session, setup = _open_session(config, run_dir, resume, steps)
+        except Exception as exc:
+            channel.broadcast(f"{type(exc).__name__}: {exc}")
+            raise
+    setup = channel.broadcast(setup)
+    if isinstance(setup, str):
+        raise RuntimeError(f"rank 0 could not open the run: {setup}")
+    resolved = RunConfig.model_validate(setup["config"])
+    resume_from = Path(setup["checkpoint"]) if setup["checkpoint"] else None
+    output_dir = Path(setup["run_dir"]) / CHECKPOINT_DIR
+    try:
+        outcome = train_on_gym(
+            session.gym if session else None, resolved.rl, output_dir, resolved.seed,
+            log=session.log if session else None,
+            on_commit=_BestKeeper(session) if session else None,
+            resume_from=resume_from,
+        )
+    except BaseException:
+        if session is not None:
+            session.finalize()
+            session.close()
+        raise
+    if session is None:
+        return None
+    try:
+        summary = session.finalize()
+        training = {
+            "model": resolved.rl.model,
+            "steps_done": outcome.steps_done,
+            "steps_total": resolved.rl.steps,
+            "last_checkpoint": outcome.last_checkpoint,
+            "step_seconds": [round(s, 4) for s in outcome.step_seconds],
+            "world_size": channel.world_size,
+        }
+        (session.run_dir / TRAINING_FILE).write_text(json.dumps(training, indent=2) + "\n")
+        session.log("summary", **summary)
+        return {**summary, "training": training}
+    finally:
+        session.close()
+
+
+def _open_session(
+    config: Any | None, run_dir: Path | None, resume: bool, steps: int | None
+) -> tuple[Any, dict[str, Any]]:
+    from thetaevolve.session import Session
+
+    if resume:
+        if run_dir is None:
+            raise ValueError("resuming needs the run directory")
+        overrides = [f"rl.steps={steps}"] if steps is not None else None
+        session = Session.resume(run_dir, overrides)
+        if session.kind != "train":
+            session.close()
+            raise ValueError(f"{run_dir} is an inference run; continue it with `thetaevolve resume`")
+    else:
+        session = Session.create(config, run_dir, kind="train")
+    try:
+        initial = asyncio.run(session.gym.initialize())
+        if initial is not None:
+            record, solution = initial
+            session.save_best(solution)
+            session.log("initial", program_id=record.id, score=record.score)
+        checkpoint = latest_checkpoint(session.run_dir / CHECKPOINT_DIR) if resume else None
+        if resume:
+            position = read_position(checkpoint) if checkpoint else None
+            session.log(
+                "resume", checkpoint=str(checkpoint) if checkpoint else None,
+                checkpoint_step=position["step"] if position else 0,
+                checkpoint_next_batch=position["next_batch_index"] if position else None,
+                store_next_batch=session.gym.next_batch_index,
+            )
+    except BaseException:
+        session.close()
+        raise
+    setup = {
+        "config": session.config.model_dump(mode="json"),
+        "run_dir": str(session.run_dir),
+        "checkpoint": str(checkpoint) if checkpoint else None,
+    }
+    return session, setup
+
+
+class _BestKeeper:
+    """After each commit: keep best_program.py / best_solution.json current, log the batch."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        best = session.database.best()
+        self.best_fitness = best.fitness if best is not None else None
+
+    def __call__(self, info: CommitInfo) -> None:
+        session = self.session
+        best = session.database.best()
+        improved = best is not None and best.fitness is not None and (
+            self.best_fitness is None or best.fitness > self.best_fitness
+        )
+        if improved:
+            self.best_fitness = best.fitness
+            children = [child for row in info.scored for child in row]
+            for record, child in zip(info.records, children):
+                evaluation = getattr(child, "evaluation", None)
+                if record.id == best.id and evaluation is not None:
+                    session.save_best(evaluation.solution)
+        session.log(
+            "batch", batch=info.batch_index, step=info.step,
+            evaluations=session.gym.evaluations,
+            best_score=best.score if best else None, improved=improved, **info.metrics,
+        )
