@@ -42,6 +42,10 @@ class LLMConfig(_Section):
     price_per_mtok_out: float | None = Field(None, ge=0.0)
     edit_search_scope: Literal["whole", "after_think"] = "whole"
     edit_mode: Literal["diff", "rewrite"] = "diff"
+    retry_backoff_s: float = Field(1.0, ge=0.0)  # first retry's wait; doubles per retry
+    retry_backoff_max_s: float = Field(30.0, ge=0.0)
+    extra_body: dict[str, Any] = Field(default_factory=dict)  # engine-specific request fields
+    vllm_options: dict[str, Any] = Field(default_factory=dict)  # kwargs for vllm.LLM(...)
     # Offline mutator knobs.
     mutation_scale: float = Field(0.1, gt=0.0)  # relative size of a numeric perturbation
     crossover_rate: float = Field(0.2, ge=0.0, le=1.0)
@@ -120,6 +124,10 @@ class SandboxConfig(_Section):
     threads: int = Field(1, ge=1)  # BLAS/OpenMP threads inside a candidate
     use_bwrap: Literal["auto", "always", "never"] = "auto"
     warm_pool: bool = True
+    # Started as root, each worker runs its candidates as its own uid from this range
+    # (root is exempt from the process cap); uids in use are leased with a file lock.
+    uid_base: int = Field(60100, ge=1, le=(1 << 31) - 2)
+    uid_count: int = Field(1000, ge=1)
 
 
 class PromptConfig(_Section):

@@ -1,1 +1,393 @@
-"""Placeholder: the sandbox implementation lands here (issue 4)."""
+"""The sandbox: a pool of worker processes, one per evaluation slot (see sandbox/worker.py).
+
+``run`` takes an idle worker, sends it the code, and waits for the reply under a deadline
+of its own (the candidate's deadline plus slack): if the worker itself misbehaves (killed
+by a candidate, wedged, lying about sizes) it is killed and restarted, and the candidate
+gets a typed failure. With ``warm_pool`` the workers live across candidates and have
+imported the task's heavy modules; without it each candidate gets a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import queue
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from thetaevolve.config import SandboxConfig
+from thetaevolve.sandbox import worker as worker_module
+from thetaevolve.sandbox.bwrap import bwrap_command, resolve_use_bwrap
+from thetaevolve.sandbox.results import to_run_result
+from thetaevolve.sandbox.uids import UidLease, acquire_uid
+from thetaevolve.tasks.base import ENTRY_POINT, Task
+from thetaevolve.types import Outcome, RunResult
+
+log = logging.getLogger("thetaevolve.sandbox")
+
+WORKER_PATH = os.path.abspath(worker_module.__file__)
+MAX_CODE_BYTES = 16 << 20
+START_TIMEOUT_S = 120.0  # importing scipy on a loaded machine can take seconds
+CLEANUP_TIMEOUT_S = 60.0
+THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "BLIS_NUM_THREADS",
+)
+
+
+class WorkerError(Exception):
+    """The worker process failed (not the candidate): it is restarted."""
+
+
+class WorkerTimeout(WorkerError):
+    pass
+
+
+def _write_all(fd: int, data: bytes, deadline: float) -> None:
+    view = memoryview(data)
+    while view:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise WorkerTimeout("the worker did not accept the request in time")
+        _, writable, _ = select.select([], [fd], [], remaining)
+        if writable:
+            try:
+                view = view[os.write(fd, view[: 1 << 16]) :]
+            except BrokenPipeError as exc:
+                raise WorkerError("the worker is gone") from exc
+
+
+def _read_exact(fd: int, n: int, deadline: float) -> bytes:
+    chunks: list[bytes] = []
+    while n > 0:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise WorkerTimeout("the worker did not answer in time")
+        readable, _, _ = select.select([fd], [], [], remaining)
+        if readable:
+            chunk = os.read(fd, min(n, 1 << 20))
+            if not chunk:
+                raise WorkerError("the worker died")
+            chunks.append(chunk)
+            n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_frame(fd: int, limit: int, deadline: float) -> bytes:
+    size = int.from_bytes(_read_exact(fd, 4, deadline), "big")
+    if size > limit:
+        raise WorkerError(f"the worker sent a frame of {size} bytes (limit {limit})")
+    return _read_exact(fd, size, deadline)
+
+
+def _frame(payload: bytes) -> bytes:
+    return len(payload).to_bytes(4, "big") + payload
+
+
+def _user_task_count(uid: int) -> int:
+    """Threads owned by ``uid`` now: RLIMIT_NPROC counts them all, not just ours."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", "rb") as fh:
+                status = fh.read()
+        except OSError:
+            continue
+        uid_line = status.split(b"\nUid:", 1)[-1].split(None, 1)[0]
+        if uid_line == str(uid).encode():
+            threads = status.split(b"\nThreads:", 1)[-1].split(None, 1)[0]
+            count += int(threads) if threads.isdigit() else 1
+    return count
+
+
+class _Worker:
+    """One worker process, owned by one slot; used by one thread at a time."""
+
+    def __init__(self, sandbox: "Sandbox", slot: int) -> None:
+        self.sandbox = sandbox
+        self.slot = slot
+        self.lease: UidLease | None = None
+        if sandbox.as_root:
+            self.lease = acquire_uid(sandbox.config.uid_base, sandbox.config.uid_count)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.awaiting_cleanup = False
+        self.workdir_base = ""
+
+    @property
+    def uid(self) -> int | None:
+        return self.lease.uid if self.lease is not None else None
+
+    # -- process lifetime -------------------------------------------------------------
+
+    def start(self) -> None:
+        sb = self.sandbox
+        if sb.use_bwrap:
+            base = "/tmp"
+            cmd = bwrap_command(
+                sys.executable, WORKER_PATH, sb.env, sb.tmp_bytes, as_root=sb.as_root
+            )
+        else:
+            self.workdir_base = tempfile.mkdtemp(prefix=f"thetaevolve-sandbox-w{self.slot}-")
+            os.chmod(self.workdir_base, 0o711)  # the candidate uid must reach its own dir
+            base = self.workdir_base
+            cmd = [sys.executable, "-I", WORKER_PATH]
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=sb.env,
+            cwd=base,
+            start_new_session=True,
+            close_fds=True,
+        )
+        init = {
+            "heavy_modules": sb.heavy_modules,
+            "uid": self.uid,
+            "workdir_base": base,
+            "entry_point": ENTRY_POINT,
+            "max_output_bytes": sb.config.max_output_bytes,
+            "max_solution_bytes": sb.config.max_solution_bytes,
+            "max_code_bytes": MAX_CODE_BYTES,
+        }
+        deadline = time.monotonic() + START_TIMEOUT_S
+        try:
+            _write_all(self._stdin_fd(), _frame(json.dumps(init).encode()), deadline)
+            ready = json.loads(_read_frame(self._stdout_fd(), 1 << 16, deadline))
+        except (WorkerError, ValueError) as exc:
+            self.stop()
+            raise RuntimeError(f"the sandbox worker failed to start: {exc}") from exc
+        if not isinstance(ready, dict):
+            self.stop()
+            raise RuntimeError("the sandbox worker sent a malformed ready message")
+        if ready.get("import_errors"):
+            sb.warn_once("imports", f"the worker could not import {ready['import_errors']}")
+        if ready.get("stdlib_readable") is False:
+            sb.warn_once(
+                "stdlib",
+                f"candidates run as uid {self.uid}, which cannot read the Python installation "
+                f"({ready.get('stdlib')}); they can import only what the worker preloaded. "
+                "Install bubblewrap, or use an interpreter outside /root.",
+            )
+        self.awaiting_cleanup = False
+
+    def _stdin_fd(self) -> int:
+        assert self.proc is not None and self.proc.stdin is not None
+        return self.proc.stdin.fileno()
+
+    def _stdout_fd(self) -> int:
+        assert self.proc is not None and self.proc.stdout is not None
+        return self.proc.stdout.fileno()
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            proc.kill()
+            proc.wait()
+            for stream in (proc.stdin, proc.stdout):
+                if stream is not None:
+                    try:
+                        stream.close()
+                    except OSError:
+                        pass
+        if self.workdir_base:
+            shutil.rmtree(self.workdir_base, ignore_errors=True)
+            self.workdir_base = ""
+
+    def wait_clean(self) -> None:
+        """Wait until the worker has swept the last candidate's stragglers and files."""
+        if self.proc is not None and self.awaiting_cleanup:
+            try:
+                _read_frame(self._stdout_fd(), 1 << 16, time.monotonic() + CLEANUP_TIMEOUT_S)
+                self.awaiting_cleanup = False
+            except WorkerError:
+                self.stop()
+
+    def finish(self) -> None:
+        """Fresh-interpreter mode: clean up after the one candidate, then end the worker."""
+        self.wait_clean()
+        self.stop()
+
+    def close(self) -> None:
+        self.wait_clean()
+        self.stop()
+        if self.lease is not None:
+            self.lease.release()
+            self.lease = None
+
+    # -- one candidate ----------------------------------------------------------------
+
+    def run(self, code: bytes, timeout_s: float) -> RunResult:
+        sb = self.sandbox
+        self.wait_clean()
+        if self.proc is None or self.proc.poll() is not None:
+            self.stop()
+            self.start()
+        request = {"timeout": timeout_s, "rlimits": sb.rlimits(timeout_s, self.uid)}
+        started = time.monotonic()
+        deadline = started + timeout_s + 2.0 + 0.1 * timeout_s
+        cap_out = sb.config.max_output_bytes + 1
+        cap_result = sb.config.max_solution_bytes + 4097
+        try:
+            payload = _frame(json.dumps(request).encode()) + _frame(code)
+            _write_all(self._stdin_fd(), payload, deadline)
+            header = json.loads(_read_frame(self._stdout_fd(), 1 << 16, deadline))
+            stdout = _read_frame(self._stdout_fd(), cap_out, deadline)
+            stderr = _read_frame(self._stdout_fd(), cap_out, deadline)
+            result = _read_frame(self._stdout_fd(), cap_result, deadline)
+            if not isinstance(header, dict):
+                raise WorkerError("the worker sent a header that is not an object")
+        except WorkerTimeout as exc:
+            self.stop()
+            return RunResult(
+                solution=None,
+                outcome=Outcome.TIMEOUT,
+                detail=f"killed after the {timeout_s:g} s deadline ({exc})",
+                runtime_s=time.monotonic() - started,
+            )
+        except (WorkerError, ValueError) as exc:
+            self.stop()
+            return RunResult(
+                solution=None,
+                outcome=Outcome.CRASH,
+                detail=f"the sandbox worker failed while running the program: {exc}",
+                runtime_s=time.monotonic() - started,
+            )
+        self.awaiting_cleanup = True
+        return to_run_result(
+            header,
+            stdout,
+            stderr,
+            result,
+            timeout_s=timeout_s,
+            max_solution_bytes=sb.config.max_solution_bytes,
+        )
+
+
+class Sandbox:
+    """Runs candidate programs; thread-safe, one worker per ``config.workers`` slot."""
+
+    def __init__(self, task: Task, config: SandboxConfig) -> None:
+        self.config = config
+        self.task = task
+        self.default_timeout_s = float(config.timeout_s or task.timeout_s)
+        self.as_root = os.geteuid() == 0
+        self.use_bwrap = resolve_use_bwrap(
+            config.use_bwrap, sys.executable, WORKER_PATH, self.as_root
+        )
+        self.heavy_modules = list(task.heavy_modules)
+        self.tmp_bytes = max(64 << 20, 4 * config.max_file_bytes)
+        threads = str(config.threads)
+        self.env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+        self.env.update({name: threads for name in THREAD_VARS})
+        self._nproc_base = 0 if self.as_root else _user_task_count(os.getuid())
+        self._warned: set[str] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._workers = [_Worker(self, slot) for slot in range(config.workers)]
+        if config.warm_pool:
+            self._start_all()
+        for w in self._workers:
+            self._idle.put(w)
+
+    def _start_all(self) -> None:
+        errors: list[BaseException] = []
+
+        def start(w: _Worker) -> None:
+            try:
+                w.start()
+            except BaseException as exc:  # noqa: BLE001 - re-raised below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=start, args=(w,)) for w in self._workers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            self.close()
+            raise errors[0]
+
+    def warn_once(self, key: str, message: str) -> None:
+        with self._lock:
+            if key in self._warned:
+                return
+            self._warned.add(key)
+        log.warning("sandbox: %s", message[:1000])
+
+    def rlimits(self, timeout_s: float, uid: int | None) -> dict[str, int]:
+        cfg = self.config
+        limits = {
+            "RLIMIT_AS": cfg.memory_mb << 20,
+            "RLIMIT_CPU": int(math.ceil(timeout_s)) + 1,
+            "RLIMIT_FSIZE": cfg.max_file_bytes,
+            "RLIMIT_NOFILE": cfg.max_open_files,
+            "RLIMIT_CORE": 0,
+        }
+        # Root is exempt from RLIMIT_NPROC, so it only binds once the child has dropped to
+        # ``uid``; as an ordinary user it counts every thread the user already has.
+        limits["RLIMIT_NPROC"] = cfg.max_processes + (0 if uid is not None else self._nproc_base)
+        return limits
+
+    def run(self, code: str, timeout_s: float | None = None) -> RunResult:
+        """Run ``code``'s ``solve()`` isolated; data or a typed failure, never an exception."""
+        if self._closed:
+            raise RuntimeError("the sandbox is closed")
+        if timeout_s is not None and not (timeout_s > 0 and math.isfinite(timeout_s)):
+            raise ValueError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
+        timeout = float(timeout_s) if timeout_s is not None else self.default_timeout_s
+        data = code.encode("utf-8", errors="surrogatepass")
+        if len(data) > MAX_CODE_BYTES:
+            return RunResult(
+                solution=None,
+                outcome=Outcome.CRASH,
+                detail=f"the program is {len(data)} bytes; the limit is {MAX_CODE_BYTES}",
+            )
+        w = self._idle.get()
+        try:
+            result = w.run(data, timeout)
+            if not self.config.warm_pool:
+                w.finish()
+            return result
+        finally:
+            self._idle.put(w)
+
+    def close(self) -> None:
+        self._closed = True
+        for w in self._workers:
+            w.close()
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            if not self._closed:
+                self.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def make_sandbox(task: Task, config: SandboxConfig) -> Sandbox:
+    """The sandbox for ``task`` under ``config`` (see thetaevolve.sandbox)."""
+    return Sandbox(task, config)

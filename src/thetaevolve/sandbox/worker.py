@@ -1,0 +1,487 @@
+"""The sandbox worker: a pre-started process that forks one fresh child per candidate.
+
+This file runs as a script (``python -I worker.py``), possibly inside bubblewrap where the
+``thetaevolve`` package is not visible, so it imports nothing but the standard library.
+The trusted parent also imports it, for the message framing only.
+
+Life of a worker: read an init message (limits, heavy modules, candidate uid), import
+the heavy modules once, answer "ready", then serve run requests one at a time. For each
+request it forks a child that becomes its own session, drops to the candidate uid, sets
+rlimits, runs the candidate's ``solve()`` and writes the solution JSON to fd 3. The worker
+collects stdout/stderr/result under size caps, enforces the wall-clock deadline by killing
+the child's whole process group, replies, and only then cleans up (kills stragglers of the
+candidate uid, removes the private directory) so cleanup never delays a reply.
+
+The worker never runs candidate code itself and never parses the solution: the bytes go
+back as they are, and the trusted side parses them defensively.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import select
+import shutil
+import signal
+import struct
+import sys
+import time
+import traceback
+from typing import Any, BinaryIO
+
+_LEN = struct.Struct("!I")
+MAX_HEADER_BYTES = 1 << 16
+RESULT_FD = 3
+# Exit codes of the child that the harness itself chooses; anything else is the candidate's.
+EXIT_HANDED_BACK = 0  # a record (solution or error) was written to RESULT_FD
+EXIT_SETUP_FAILED = 121  # the sandbox could not set the child up (never the candidate's fault)
+
+
+# ---------------------------------------------------------------------------------------
+# Framing, shared with the trusted parent: a 4-byte big-endian length, then the bytes.
+
+
+def write_frame(stream: BinaryIO, payload: bytes) -> None:
+    stream.write(_LEN.pack(len(payload)))
+    stream.write(payload)
+
+
+def read_exact(stream: BinaryIO, n: int) -> bytes:
+    chunks = []
+    while n > 0:
+        chunk = stream.read(n)
+        if not chunk:
+            raise EOFError("stream closed")
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(stream: BinaryIO, limit: int) -> bytes:
+    (size,) = _LEN.unpack(read_exact(stream, _LEN.size))
+    if size > limit:
+        raise ValueError(f"frame of {size} bytes exceeds the limit of {limit}")
+    return read_exact(stream, size)
+
+
+# ---------------------------------------------------------------------------------------
+# Inside the child: turning the candidate's return value into JSON text.
+
+
+class _Unconvertible(Exception):
+    """The solution holds something that is not plain data."""
+
+
+def _to_plain(value: Any, depth: int = 0) -> Any:
+    """Plain JSON-able data from numpy arrays, numpy scalars, tuples; refuses the rest."""
+    if depth > 64:
+        raise _Unconvertible("nested deeper than 64 levels")
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _Unconvertible(f"dict key {key!r} is a {type(key).__name__}, not a str")
+            out[key] = _to_plain(item, depth + 1)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_to_plain(item, depth + 1) for item in value]
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        if isinstance(value, numpy.ndarray):
+            if value.dtype.kind not in "biuf":
+                raise _Unconvertible(f"numpy array of dtype {value.dtype} is not numeric")
+            return _to_plain(value.tolist(), depth + 1)
+        if isinstance(value, numpy.generic):
+            return _to_plain(value.item(), depth + 1)
+    raise _Unconvertible(f"a value of type {type(value).__name__} is not plain data")
+
+
+def _array_too_big(value: Any, max_bytes: int, depth: int = 0) -> bool:
+    """Cheap pre-check so a huge array is refused before ``tolist`` blows up memory."""
+    numpy = sys.modules.get("numpy")
+    if numpy is None or depth > 64:
+        return False
+    if isinstance(value, numpy.ndarray):
+        return value.size * 2 > max_bytes  # every element takes at least 2 JSON bytes
+    if isinstance(value, dict):
+        return any(_array_too_big(v, max_bytes, depth + 1) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_array_too_big(v, max_bytes, depth + 1) for v in value[:1000])
+    return False
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _record(kind: str, message: str) -> bytes:
+    return json.dumps({"error": kind, "message": message[:4000]}).encode()
+
+
+def _run_candidate(code: bytes, entry_point: str, max_bytes: int) -> int:
+    """Execute the candidate and hand its solution (or a typed error) to RESULT_FD."""
+    try:
+        namespace: dict[str, Any] = {"__name__": "candidate", "__file__": "candidate.py"}
+        exec(compile(code, "candidate.py", "exec"), namespace)
+        solve = namespace.get(entry_point)
+        if not callable(solve):
+            _write_all(RESULT_FD, _record("no_entry", f"the program defines no {entry_point}()"))
+            return 1
+        value = solve()
+        if value is None:
+            _write_all(RESULT_FD, _record("none", f"{entry_point}() returned None"))
+            return 0
+        if not isinstance(value, dict):
+            message = f"{entry_point}() must return a dict, got {type(value).__name__}"
+            _write_all(RESULT_FD, _record("malformed", message))
+            return 0
+        if _array_too_big(value, max_bytes):
+            _write_all(RESULT_FD, _record("malformed", f"solution exceeds {max_bytes} bytes"))
+            return 0
+        try:
+            text = json.dumps(_to_plain(value), allow_nan=True, separators=(",", ":"))
+        except _Unconvertible as exc:
+            _write_all(RESULT_FD, _record("malformed", f"solution is not plain data: {exc}"))
+            return 0
+        except (RecursionError, ValueError) as exc:
+            _write_all(RESULT_FD, _record("malformed", f"solution is not JSON data: {exc}"))
+            return 0
+        if len(text) > max_bytes:
+            _write_all(RESULT_FD, _record("malformed", f"solution exceeds {max_bytes} bytes"))
+            return 0
+        _write_all(RESULT_FD, b'{"solution":' + text.encode() + b"}")
+        return 0
+    except MemoryError:
+        # Free what we can before formatting the message.
+        namespace = {}
+        _write_all(RESULT_FD, _record("memory", "MemoryError: the memory limit was reached"))
+        return 1
+    except BaseException as exc:  # noqa: BLE001 - any failure of the candidate is data
+        if isinstance(exc, SystemExit) and exc.code in (None, 0):
+            return 0
+        try:
+            traceback.print_exc()
+        except BaseException:  # noqa: BLE001
+            pass
+        line = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        try:
+            _write_all(RESULT_FD, _record("exception", line))
+        except OSError:
+            pass
+        return exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 1
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+# Loaded before any fork: a candidate running as an unprivileged uid may be unable to read
+# an interpreter installed under /root, so what it commonly imports must already be here.
+COMMON_MODULES = (
+    "math", "cmath", "random", "itertools", "functools", "collections", "heapq", "bisect",
+    "copy", "dataclasses", "fractions", "decimal", "statistics", "typing", "re", "time",
+    "string", "operator", "array", "struct", "enum", "abc", "numbers", "warnings",
+)
+
+
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+
+
+def _child_main(
+    code: bytes, workdir: str, out_w: int, err_w: int, res_w: int, cfg: dict[str, Any]
+) -> None:
+    """Runs in the forked child; never returns."""
+    status = EXIT_SETUP_FAILED
+    try:
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        os.dup2(res_w, RESULT_FD)
+        # Nothing else may leak into the candidate: above all not the pipes to the parent.
+        os.closerange(RESULT_FD + 1, 1 << 20)
+        os.chdir(workdir)
+        for name, value in cfg["rlimits"].items():
+            resource.setrlimit(getattr(resource, name), (value, value))
+        uid = cfg.get("uid")
+        if uid is not None:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+        _LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        # Set after the uid change, which clears it.
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        os.environ["HOME"] = workdir
+        os.environ["TMPDIR"] = workdir
+        sys.argv = ["candidate.py"]
+        status = _run_candidate(code, cfg["entry_point"], cfg["max_solution_bytes"])
+    except BaseException as exc:  # noqa: BLE001 - a setup failure must still end the child
+        try:
+            os.write(2, f"sandbox setup failed: {type(exc).__name__}: {exc}\n".encode())
+        except BaseException:  # noqa: BLE001
+            pass
+        status = EXIT_SETUP_FAILED
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:  # noqa: BLE001
+                pass
+        os._exit(status if 0 <= status < 256 else 1)
+
+
+# ---------------------------------------------------------------------------------------
+# In the worker: run one candidate and collect what it hands back.
+
+
+def _kill_group(pid: int) -> None:
+    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            target()
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+class _Capture:
+    """One output pipe read into memory up to a cap."""
+
+    def __init__(self, fd: int, cap: int) -> None:
+        self.fd = fd
+        self.cap = cap
+        self.data = bytearray()
+        self.closed = False
+
+    def read(self) -> bool:
+        """Reads what is available; returns False when the cap is exceeded."""
+        try:
+            chunk = os.read(self.fd, 1 << 16)
+        except BlockingIOError:
+            return True
+        if not chunk:
+            self.closed = True
+            return True
+        room = self.cap + 1 - len(self.data)
+        self.data += chunk[:room]
+        return len(self.data) <= self.cap
+
+
+def run_one(code: bytes, timeout: float, cfg: dict[str, Any], workdir: str) -> tuple[dict, list[bytes]]:
+    """Fork, collect, kill on deadline or overflow. Returns the reply header and blobs."""
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    res_r, res_w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        for fd in (out_r, err_r, res_r):
+            os.close(fd)
+        _child_main(code, workdir, out_w, err_w, res_w, cfg)
+    for fd in (out_w, err_w, res_w):
+        os.close(fd)
+    captures = {
+        out_r: _Capture(out_r, cfg["max_output_bytes"]),
+        err_r: _Capture(err_r, cfg["max_output_bytes"]),
+        res_r: _Capture(res_r, cfg["max_solution_bytes"] + 4096),
+    }
+    names = {out_r: "stdout", err_r: "stderr", res_r: "result"}
+    for fd in captures:
+        os.set_blocking(fd, False)
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pidfd = -1
+    deadline = start + timeout
+    killed = ""
+    status: int | None = None
+    poller = select.poll()
+    for fd in captures:
+        poller.register(fd, select.POLLIN)
+    if pidfd >= 0:
+        poller.register(pidfd, select.POLLIN)
+    while status is None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            killed = "timeout"
+            _kill_group(pid)
+            break
+        wait_ms = remaining * 1000 if pidfd >= 0 else min(remaining * 1000, 5)
+        for fd, _event in poller.poll(max(1, wait_ms)):
+            if fd == pidfd:
+                continue
+            capture = captures[fd]
+            if not capture.read():
+                killed = f"{names[fd]}_cap"
+            if capture.closed:
+                poller.unregister(fd)
+        if killed:
+            _kill_group(pid)
+            break
+        done, wstatus = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status = wstatus
+    runtime = time.monotonic() - start
+    # Grandchildren may still hold the pipes: kill the group, then drain what is buffered.
+    _kill_group(pid)
+    if status is None:
+        _, status = os.waitpid(pid, 0)
+    if pidfd >= 0:
+        os.close(pidfd)
+    drain_until = time.monotonic() + 0.2
+    for fd, capture in captures.items():
+        while not capture.closed and time.monotonic() < drain_until:
+            before = len(capture.data)
+            if not capture.read() and not killed:
+                killed = f"{names[fd]}_cap"
+            if len(capture.data) == before and not capture.closed:
+                break
+        os.close(fd)
+    if os.WIFSIGNALED(status):
+        exit_code = -os.WTERMSIG(status)
+    else:
+        exit_code = os.WEXITSTATUS(status)
+    header = {"exit_code": exit_code, "killed": killed, "runtime_s": runtime}
+    blobs = [bytes(captures[out_r].data), bytes(captures[err_r].data), bytes(captures[res_r].data)]
+    return header, blobs
+
+
+# ---------------------------------------------------------------------------------------
+# Cleanup after a candidate, off the critical path.
+
+
+def _force_rmtree(path: str) -> None:
+    def fix(func: Any, target: str, _exc: Any) -> None:
+        try:
+            os.chmod(os.path.dirname(target), 0o700)
+            os.chmod(target, 0o700)
+            func(target)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=fix)
+
+
+def sweep(uid: int | None, workdir: str | None) -> None:
+    """Kill every process left by candidates of ``uid`` and remove their directory.
+
+    With a dedicated uid, ``kill(-1)`` as that uid reaches exactly the stragglers (even
+    ones that escaped the process group with setsid), and nothing else on the host.
+    """
+    if uid is not None:
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                os.setgroups([])
+                os.setresgid(uid, uid, uid)
+                os.setresuid(uid, uid, uid)
+                for _ in range(50):
+                    try:
+                        os.kill(-1, signal.SIGKILL)
+                    except ProcessLookupError:
+                        break
+                if workdir is not None:
+                    _force_rmtree(workdir)
+            except BaseException:  # noqa: BLE001
+                code = 1
+            os._exit(code)
+        os.waitpid(pid, 0)
+    if workdir is not None and os.path.lexists(workdir):
+        _force_rmtree(workdir)
+
+
+# ---------------------------------------------------------------------------------------
+# The worker's main loop.
+
+
+def _import_heavy(modules: list[str]) -> list[str]:
+    import importlib
+
+    errors = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # noqa: BLE001 - reported to the parent, not fatal
+            errors.append(f"{name}: {type(exc).__name__}: {exc}")
+    return errors
+
+
+def _stdlib_readable(uid: int | None) -> bool:
+    """Whether a child running as ``uid`` can still import from the standard library."""
+    if uid is None:
+        return True
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            os.listdir(os.path.dirname(os.__file__))
+            os._exit(0)
+        except BaseException:  # noqa: BLE001
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+def _make_workdir(base: str, counter: int, uid: int | None) -> str:
+    path = os.path.join(base, f"c{counter}")
+    if os.path.lexists(path):
+        _force_rmtree(path)
+    os.mkdir(path, 0o700)
+    if uid is not None:
+        os.chown(path, uid, uid)
+    return path
+
+
+def main() -> None:
+    # The protocol owns the original stdin/stdout; stray prints go to stderr instead.
+    proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
+    proto_out = os.fdopen(os.dup(1), "wb", buffering=1 << 16)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)
+    # No PR_SET_PDEATHSIG here: it fires when the *thread* that started us ends, and the
+    # parent starts workers from short-lived threads. EOF on the request pipe ends us instead.
+    cfg = json.loads(read_frame(proto_in, MAX_HEADER_BYTES))
+    import_errors = _import_heavy([*COMMON_MODULES, *cfg["heavy_modules"]])
+    uid = cfg.get("uid")
+    base = cfg["workdir_base"]
+    sweep(uid, None)
+    ready = {
+        "ready": True,
+        "import_errors": import_errors,
+        "stdlib_readable": _stdlib_readable(uid),
+        "stdlib": os.path.dirname(os.__file__),
+    }
+    write_frame(proto_out, json.dumps(ready).encode())
+    proto_out.flush()
+    counter = 0
+    while True:
+        try:
+            request = json.loads(read_frame(proto_in, MAX_HEADER_BYTES))
+            code = read_frame(proto_in, cfg["max_code_bytes"])
+        except (EOFError, ValueError):
+            return
+        counter += 1
+        workdir = _make_workdir(base, counter, uid)
+        header, blobs = run_one(code, float(request["timeout"]), {**cfg, **request}, workdir)
+        write_frame(proto_out, json.dumps(header).encode())
+        for blob in blobs:
+            write_frame(proto_out, blob)
+        proto_out.flush()
+        sweep(uid, workdir)
+        # Tells the parent this worker is clean again, before it sends the next candidate.
+        write_frame(proto_out, b'{"clean":true}')
+        proto_out.flush()
+
+
+if __name__ == "__main__":
+    main()
