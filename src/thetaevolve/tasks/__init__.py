@@ -16,7 +16,7 @@ def register(name: str, factory: Callable[[], Task]) -> None:
 def _load_builtins() -> None:
     # Imported lazily so that `import thetaevolve.tasks` stays cheap.
     from thetaevolve.tasks import circle_packing  # noqa: F401
-    from thetaevolve.tasks import autocorrelation, circles_rectangle  # noqa: F401
+    from thetaevolve.tasks import autocorrelation, circles_rectangle, hadamard  # noqa: F401
 
 
 def task_names() -> list[str]:
