@@ -1,0 +1,39 @@
+"""Proposers: prompts in, responses out (see ``base.Proposer``).
+
+``make_proposer(config, task)`` picks one from ``llm.kind``:
+- ``offline``: the offline mutator (no model; the default);
+- ``openai``: any OpenAI-compatible endpoint (``openai_client.OpenAIProposer``);
+- ``vllm``: an in-process vLLM engine (the ``vllm`` extra; ``vllm_local.VLLMProposer``).
+Imports are deferred so that choosing one never loads another's dependencies.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from thetaevolve.proposers.base import Prompt, Proposer, Response
+
+if TYPE_CHECKING:
+    from thetaevolve.config import RunConfig
+    from thetaevolve.tasks.base import Task
+
+__all__ = ["Prompt", "Proposer", "Response", "make_proposer"]
+
+
+def make_proposer(config: "RunConfig", task: "Task | None" = None) -> Proposer:
+    """The proposer that ``config.llm.kind`` names. ``task`` is accepted for proposers
+    that need it (none of the current ones do)."""
+    kind = config.llm.kind
+    if kind == "offline":
+        from thetaevolve.proposers.offline import OfflineMutator
+
+        return OfflineMutator(config.llm, seed=config.seed)
+    if kind == "openai":
+        from thetaevolve.proposers.openai_client import OpenAIProposer
+
+        return OpenAIProposer(config.llm)
+    if kind == "vllm":
+        from thetaevolve.proposers.vllm_local import VLLMProposer
+
+        return VLLMProposer(config.llm, seed=config.seed)
+    raise ValueError(f"llm.kind must be offline, openai or vllm, got {kind!r}")
