@@ -46,31 +46,26 @@ def log_abs_det(matrix):
     return logdet if sign != 0 else -np.inf
 
 
-def hill_climb(matrix, iterations, temperature, seed):
-    '''Flip single entries; keep improvements, and sometimes a worse matrix while warm.'''
+def hill_climb(matrix, iterations, seed):
+    '''Flip single entries and keep every flip that does not lower |det|.'''
     rng = np.random.default_rng(seed)
     n = len(matrix)
     current, current_value = matrix.copy(), log_abs_det(matrix)
-    best, best_value = current.copy(), current_value
-    cooling = 0.99
     for _ in range(iterations):
         i, j = rng.integers(0, n, size=2)
         current[i, j] *= -1
         value = log_abs_det(current)
-        accept = value >= current_value or rng.random() < np.exp((value - current_value) / max(temperature, 1e-9))
-        if accept and np.isfinite(value):
+        if value >= current_value:
             current_value = value
-            if value > best_value:
-                best, best_value = current.copy(), value
         else:
             current[i, j] *= -1
-        temperature *= cooling
-    return best
+    return current
 
 
 def construct_matrix(n):
     start = legendre_circulant(n)
-    return hill_climb(start, iterations=200, temperature=0.5, seed=11)
+    search_budget = 1.0  # scales the number of flips tried
+    return hill_climb(start, iterations=int(round(100 * search_budget)), seed=11)
 # EVOLVE-BLOCK-END
 
 
