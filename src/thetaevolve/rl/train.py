@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from accelerate import PartialState
-from transformers import TrainerCallback
+from transformers import PrinterCallback, TrainerCallback
 
 from thetaevolve.rl.coordinator import Channel, CommitInfo, StepCoordinator, StepRecord
 from thetaevolve.rl.models import load_policy, parameter_count
@@ -156,6 +156,8 @@ def train_on_gym(
                 batch_size=rl.batch_size, samples_per_prompt=rl.samples_per_prompt,
                 resume_from=str(resume_from) if resume_from else None)
     trainer = build_trainer(model, tokenizer, rl, coordinator, Path(output_dir), seed, callbacks)
+    # The run's own log and progress lines replace transformers' printing of every log dict.
+    trainer.remove_callback(PrinterCallback)
     try:
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     finally:

@@ -1,0 +1,136 @@
+"""``thetaevolve train``: test-time RL on a task, and ``resume`` of a training run.
+
+Registered by ``thetaevolve.cli``; importing this module imports no torch. Launch with
+several processes through ``torchrun`` or ``accelerate launch`` (see docs/rl.md):
+
+    torchrun --nproc-per-node 2 -m thetaevolve.cli train circle_packing_26 --model random:tiny
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+REWARDS = ("original", "rl_normalized", "improve", "random")
+GENERATION = ("transformers", "vllm_colocate", "vllm_server")
+INSTALL_HINT = "thetaevolve train needs the rl extra: pip install 'thetaevolve[rl]'"
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="test-time RL: train the model with GRPO on its own search (needs the rl extra)",
+        description="GRPO on the evolving gym. Defaults are ThetaEvolve's preset "
+                    "(32 prompts x 16 samples, lr 1e-6, clip 0.2/0.28, no KL); see docs/rl.md.",
+    )
+    p.add_argument("task")
+    p.add_argument("--model", default=None,
+                   help="local path, Hugging Face id, or random:tiny (no download)")
+    p.add_argument("--steps", type=int, default=None, help="optimizer steps (one batch each)")
+    p.add_argument("--batch-size", type=int, default=None, help="prompts (parents) per step")
+    p.add_argument("--samples-per-prompt", type=int, default=None, help="GRPO group size")
+    p.add_argument("--max-new-tokens", type=int, default=None)
+    p.add_argument("--reward", choices=REWARDS, default=None,
+                   help="reward type; 'random' is the noise control")
+    p.add_argument("--lr", type=float, default=None, help="learning rate")
+    p.add_argument("--micro-batch-size", type=int, default=None,
+                   help="sequences per forward/backward on one device")
+    p.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints")
+    p.add_argument("--generation", choices=GENERATION, default=None)
+    p.add_argument("--vllm-server-url", default=None, help="address of `trl vllm-serve`")
+    p.add_argument("--config", help="YAML configuration file")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override one setting, e.g. --set rl.kl_coef=0.01 (repeatable)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--run-dir", default=None)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+
+def train_overrides(args: argparse.Namespace) -> list[str]:
+    """CLI flags as config overrides; explicit flags win over --set."""
+    overrides = [f"task={json.dumps(args.task)}", *(args.set or [])]
+    pairs = [
+        ("rl.model", args.model), ("rl.steps", args.steps), ("rl.batch_size", args.batch_size),
+        ("rl.samples_per_prompt", args.samples_per_prompt),
+        ("rl.max_new_tokens", args.max_new_tokens), ("gym.reward", args.reward),
+        ("rl.learning_rate", args.lr), ("rl.micro_batch_size", args.micro_batch_size),
+        ("rl.checkpoint_every", args.checkpoint_every), ("rl.generation", args.generation),
+        ("rl.vllm_server_url", args.vllm_server_url), ("seed", args.seed),
+        ("run_dir", args.run_dir),
+    ]
+    for key, value in pairs:
+        if value is not None:
+            overrides.append(f"{key}={json.dumps(value) if isinstance(value, str) else value}")
+    return overrides
+
+
+def training_config(args: argparse.Namespace) -> Any:
+    """The resolved RunConfig for ``train``: the gym's batch shape follows rl's."""
+    from thetaevolve.config import load_config
+
+    config = load_config(args.config, overrides=train_overrides(args))
+    # One source of truth for the batch shape: the gym's settings mirror the trainer's, so
+    # config.yaml and the summary describe what actually ran.
+    config.gym.batch_size = config.rl.batch_size
+    config.gym.samples_per_prompt = config.rl.samples_per_prompt
+    config.llm.temperature = config.rl.temperature
+    config.llm.max_tokens = config.rl.max_new_tokens
+    return config
+
+
+def _require_rl_extra() -> None:
+    from thetaevolve.cli import CLIError
+
+    missing = []
+    for module in ("torch", "transformers", "trl", "accelerate"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise CLIError(f"{INSTALL_HINT} (missing: {', '.join(missing)})")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from thetaevolve.cli import EXIT_OK, _task
+
+    config = training_config(args)
+    _task(config.task)
+    _require_rl_extra()
+    from thetaevolve.rl.train import run_training
+
+    run_dir = Path(config.run_dir) if config.run_dir else None
+    summary = run_training(config, run_dir, resume=False)
+    _report(summary, args.quiet)
+    return EXIT_OK
+
+
+def resume_training(run_dir: Path, args: argparse.Namespace) -> int:
+    """Continue a training run from its newest checkpoint (called by ``thetaevolve resume``)."""
+    from thetaevolve.cli import EXIT_OK
+
+    _require_rl_extra()
+    from thetaevolve.rl.train import run_training
+
+    steps = getattr(args, "steps", None)
+    summary = run_training(None, Path(run_dir), resume=True, steps=steps)
+    _report(summary, getattr(args, "quiet", False))
+    return EXIT_OK
+
+
+def _report(summary: dict[str, Any] | None, quiet: bool) -> None:
+    if summary is None:  # not rank 0
+        return
+    from thetaevolve.cli import _print_summary
+
+    _print_summary(summary)
+    training = summary.get("training") or {}
+    times = training.get("step_seconds") or []
+    mean = sum(times) / len(times) if times else 0.0
+    print(f"training: {training.get('steps_done')}/{training.get('steps_total')} steps, "
+          f"{mean:.2f} s per step, last checkpoint {training.get('last_checkpoint')}",
+          file=sys.stderr if quiet else sys.stdout)
