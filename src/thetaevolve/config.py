@@ -99,6 +99,9 @@ class DatabaseConfig(_Section):
     feature_bins: int = Field(10, ge=1)
     reinit_every: int = Field(0, ge=0)  # batches between re-initialisations; 0 disables
     reinit_keep_best: int = Field(0, ge=0)
+    # Stored records are immutable, so the most recently read ones are kept in memory:
+    # parents come mostly from the archive and cell elites, which are read again and again.
+    record_cache_size: int = Field(4096, ge=0)
 
     @model_validator(mode="after")
     def _ratios(self) -> "DatabaseConfig":

@@ -50,6 +50,7 @@ class PopulationIndex:
         self.live = np.zeros(capacity, dtype=np.bool_)
         self.hashes: set[int] = set()
         self.members: list[array] = [array("q") for _ in range(num_islands)]
+        self.population = 0  # sum of the members' lengths, kept to avoid summing per draw
         self.archive: list[Key] = []
         self.archive_by_island: list[list[int]] = [[] for _ in range(num_islands)]
         self.tops: list[list[Key]] = [[] for _ in range(num_islands)]
@@ -72,7 +73,7 @@ class PopulationIndex:
             setattr(self, name, new)
 
     def sampleable_count(self) -> int:
-        return sum(len(m) for m in self.members)
+        return self.population
 
     def nbytes(self) -> int:
         """Bytes held by the index structures (the benchmark also measures with tracemalloc)."""
@@ -108,6 +109,7 @@ class PopulationIndex:
         if math.isnan(fit):
             raise ValueError(f"program {pid} has no fitness and cannot be sampled")
         self.live[pid] = True
+        self.population += 1
         self.members[island].append(pid)  # ids arrive in increasing order: stays sorted
         key = (-fit, pid)
         # Archive: the global top archive_size.
@@ -144,6 +146,7 @@ class PopulationIndex:
         for island in sorted({int(self.island[i]) for i in ids}):
             current = np.frombuffer(self.members[island], dtype=np.int64)
             kept = current[self.live[current]]
+            self.population -= len(current) - len(kept)
             self.members[island] = array("q", kept.tobytes())
             if any(pid in gone_set for _, pid in self.tops[island]):
                 self.tops[island] = self._ranked(kept, TOP_TRACKED)
@@ -157,6 +160,7 @@ class PopulationIndex:
     def clear_population(self) -> None:
         """Nobody is sampleable any more (re-initialisation); stored programs stay stored."""
         self.live[:] = False
+        self.population = 0
         self.members = [array("q") for _ in range(self.num_islands)]
         self.archive = []
         self.archive_by_island = [[] for _ in range(self.num_islands)]
@@ -219,6 +223,7 @@ class PopulationIndex:
                     cells[int(sorted_cells[position])] = int(ids[order[position]])
             self.cells[island] = cells
             self.cell_keys[island] = sorted(cells)
+        self.population = len(live_ids)
         self.rebuild_archive()
 
     # ---- sampling helpers -------------------------------------------------------------------

@@ -101,6 +101,9 @@ class Row:
     detail: str = ""
 
 
+_OUTCOMES = {o.value: o for o in Outcome}
+
+
 def _record(row: Sequence[Any]) -> ProgramRecord:
     return ProgramRecord(
         id=row[0],
@@ -110,11 +113,11 @@ def _record(row: Sequence[Any]) -> ProgramRecord:
         iteration=row[4],
         code=row[5] or "",
         code_hash=row[6],
-        outcome=Outcome(row[7]),
+        outcome=_OUTCOMES[row[7]],
         score=row[8],
         fitness=row[9],
         reward=row[10],
-        metrics=json.loads(row[11]) if row[11] else {},
+        metrics=json.loads(row[11]) if row[11] and row[11] != "{}" else {},
         prompt=row[12] or "",
         response=row[13] or "",
         detail=row[14] or "",
@@ -186,6 +189,10 @@ class SQLiteStore:
         if str(mode).lower() != "wal":
             raise StoreError(f"{self.path}: SQLite refused WAL mode (got {mode}); is it on NFS?")
         db.execute("PRAGMA synchronous = FULL")
+        # Sampling reads a few random rows per parent: keep the B-tree's inner pages cached
+        # and read through a memory map instead of one system call per page.
+        db.execute("PRAGMA cache_size = -65536")
+        db.execute("PRAGMA mmap_size = 1073741824")
         if fresh:
             db.execute("BEGIN IMMEDIATE")
             for statement in _SCHEMA.split(";"):
@@ -197,13 +204,17 @@ class SQLiteStore:
 
     # ---- reading --------------------------------------------------------------------------
 
-    def index_rows(self) -> Iterator[tuple[Any, ...]]:
-        """(id, island, fitness, cell, generation, hash_key, kind, origin_id, outcome, iteration,
-        parent_id), in id order: everything the in-memory index is rebuilt from."""
+    def index_rows(self) -> sqlite3.Cursor:
+        """(id, island, fitness if ok, cell, generation, hash_key, is_proposal, origin_id,
+        outcome, iteration, is_root), in id order: what the in-memory index is built from."""
         return self._db.execute(
-            "SELECT id, island, fitness, cell, generation, hash_key, kind, origin_id, outcome, "
-            "iteration, parent_id FROM programs ORDER BY id"
+            "SELECT id, island, CASE WHEN outcome = 'ok' THEN fitness END, cell, generation, "
+            "hash_key, kind = 'proposal', origin_id, outcome, iteration, parent_id IS NULL "
+            "FROM programs ORDER BY id"
         )
+
+    def max_id(self) -> int:
+        return int(self._db.execute("SELECT coalesce(max(id), 0) FROM programs").fetchone()[0])
 
     def evicted_ids(self) -> list[int]:
         return [r[0] for r in self._db.execute("SELECT id FROM evictions ORDER BY id")]
@@ -211,6 +222,11 @@ class SQLiteStore:
     def records(self, ids: Sequence[int]) -> dict[int, ProgramRecord]:
         out: dict[int, ProgramRecord] = {}
         unique = list(dict.fromkeys(ids))
+        if len(unique) == 1:
+            row = self._db.execute(
+                f"SELECT {_RECORD_COLUMNS} FROM {_RECORD_FROM} WHERE p.id = ?", unique
+            ).fetchone()
+            return {} if row is None else {row[0]: _record(row)}
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))

@@ -42,7 +42,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -87,6 +87,7 @@ class ProgramDatabase:
         self._origin_of: dict[int, int] = {}  # copy id -> origin id (copies only)
         self._state: dict[str, Any] = {}
         self._pending: dict[int, Row] = {}  # proposals of the commit in progress
+        self._cache: OrderedDict[int, ProgramRecord] = OrderedDict()  # LRU of stored records
         self._grid = FeatureGrid(config.feature_dimensions, config.feature_bins, {})
 
     # ---- opening ----------------------------------------------------------------------------
@@ -131,42 +132,54 @@ class ProgramDatabase:
         self._state = state
         self._grid = FeatureGrid(config.feature_dimensions, config.feature_bins, state["ranges"])
 
-        rows = store.index_rows().fetchall()
-        if rows:
-            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            index._ensure(int(ids[-1]) + 1)
-            index.end = int(ids[-1]) + 1
-            index.island[ids] = np.fromiter((r[1] for r in rows), dtype=np.int16, count=len(rows))
-            fitness = np.fromiter(
-                (r[2] if r[2] is not None and r[8] == "ok" else np.nan for r in rows),
-                dtype=np.float64, count=len(rows),
-            )
-            index.fitness[ids] = fitness
-            index.cell[ids] = np.fromiter((r[3] for r in rows), dtype=np.int32, count=len(rows))
-            index.generation[ids] = np.fromiter((r[4] for r in rows), dtype=np.int32,
-                                                count=len(rows))
-            index.hashes = {r[5] for r in rows}
-            live = ~np.isnan(fitness) & (ids >= state["boundary"])
-            index.live[ids] = live
-            evicted = store.evicted_ids()
-            if evicted:
-                index.live[np.asarray(evicted, dtype=np.int64)] = False
-            for r in rows:
-                if r[6] == PROPOSAL:
-                    self._proposals += 1
-                    self._outcomes[r[8]] += 1
-                    if r[9] > self._max_iteration:
-                        self._max_iteration = r[9]
-                    if self._initial_id is None and r[10] is None and r[8] == "ok":
-                        self._initial_id = r[0]
-                else:
-                    self._origin_of[r[0]] = r[7]
-            for pid, origin in self._origin_of.items():
-                if index.live[pid]:
-                    self._copied[int(index.island[pid])].add(origin)
-            if not np.all(np.isnan(fitness)):
-                self._best_id = int(ids[int(np.nanargmax(fitness))])
+        self._load_rows(state["boundary"])
         index.rebuild()
+
+    def _load_rows(self, boundary: int) -> None:
+        """Fill the index from the store's small columns, in chunks (10^6 rows: seconds)."""
+        index, store = self._index, self._store
+        end = store.max_id() + 1
+        index._ensure(end)
+        index.end = max(end, 1)
+        best_fit = -math.inf
+        cursor = store.index_rows()
+        while True:
+            chunk = cursor.fetchmany(1 << 16)
+            if not chunk:
+                break
+            (ids, islands, fits, cells, gens, keys, proposal, origins, outcomes, iterations,
+             roots) = zip(*chunk)
+            pid = np.array(ids, dtype=np.int64)
+            fit = np.array([np.nan if f is None else f for f in fits], dtype=np.float64)
+            index.island[pid] = islands
+            index.fitness[pid] = fit
+            index.cell[pid] = cells
+            index.generation[pid] = gens
+            index.live[pid] = ~np.isnan(fit) & (pid >= boundary)
+            index.hashes.update(keys)
+            is_proposal = np.array(proposal, dtype=np.bool_)
+            self._proposals += int(is_proposal.sum())
+            self._outcomes.update(o for o, p in zip(outcomes, proposal) if p)
+            if is_proposal.any():
+                top = int(np.array(iterations, dtype=np.int64)[is_proposal].max())
+                self._max_iteration = max(self._max_iteration, top)
+            if self._initial_id is None:
+                for row in chunk:
+                    if row[6] and row[10] and row[2] is not None:
+                        self._initial_id = row[0]
+                        break
+            for i in np.flatnonzero(~is_proposal).tolist():
+                self._origin_of[ids[i]] = origins[i]
+            if not np.all(np.isnan(fit)):
+                position = int(np.nanargmax(fit))
+                if fit[position] > best_fit:  # strictly: the earliest best wins ties
+                    best_fit, self._best_id = float(fit[position]), ids[position]
+        evicted = store.evicted_ids()
+        if evicted:
+            index.live[np.asarray(evicted, dtype=np.int64)] = False
+        for pid, origin in self._origin_of.items():
+            if index.live[pid]:
+                self._copied[int(index.island[pid])].add(origin)
 
     # ---- reading ----------------------------------------------------------------------------
 
@@ -203,7 +216,7 @@ class ProgramDatabase:
 
     def get(self, program_id: int) -> ProgramRecord:
         with self._lock:
-            found = self._store.records([program_id])
+            found = self._records([program_id])
         if program_id not in found:
             raise KeyError(f"no program with id {program_id} in {self.path}")
         return found[program_id]
@@ -276,7 +289,7 @@ class ProgramDatabase:
                 tops = [p for p in index.top(home, num_top + 1) if p != parent][:num_top]
                 plan.append((island, parent, inspirations, tops))
             wanted = [p for _, parent, ins, tops in plan for p in (parent, *ins, *tops)]
-            records = self._store.records(wanted)
+            records = self._records(wanted)
         return [
             ParentSample(
                 parent=records[parent],
@@ -286,6 +299,28 @@ class ProgramDatabase:
             )
             for island, parent, ins, tops in plan
         ]
+
+    def _records(self, ids: Sequence[int]) -> dict[int, ProgramRecord]:
+        """Records by id, from the LRU cache where possible (stored records never change)."""
+        cache, size = self._cache, self.config.record_cache_size
+        out: dict[int, ProgramRecord] = {}
+        missing = []
+        for pid in ids:
+            record = cache.get(pid)
+            if record is None:
+                missing.append(pid)
+            else:
+                cache.move_to_end(pid)
+                out[pid] = record
+        if missing:
+            found = self._store.records(missing)
+            out.update(found)
+            if size:
+                for pid, record in found.items():
+                    cache[pid] = record
+                while len(cache) > size:
+                    cache.popitem(last=False)
+        return out
 
     def _draw_parent(self, island: int, rng: random.Random) -> int:
         index, config = self._index, self.config
@@ -342,9 +377,7 @@ class ProgramDatabase:
                 raise
             if meta:
                 self._meta.update(meta)
-            proposals = [r for r in rows if r.kind == PROPOSAL]
-            records = self._store.records([r.id for r in proposals])
-        return [records[r.id] for r in proposals]
+        return [_record_of(row, child) for row, child in zip(rows, children)]
 
     def _check_child(self, child: ChildDraft) -> None:
         if not isinstance(child, ChildDraft):
@@ -433,7 +466,7 @@ class ProgramDatabase:
         origin = self._origin_of.get(origin, origin)
         source: Row | ProgramRecord | None = self._pending.get(origin)
         if source is None:
-            source = self._store.records([origin]).get(origin)
+            source = self._records([origin]).get(origin)
         if source is None:
             raise StoreError(f"{self.path}: program {origin} to copy is missing from the store")
         outcome = source.outcome if isinstance(source, Row) else source.outcome.value
@@ -512,3 +545,14 @@ class ProgramDatabase:
             rows.append(self._copy(pid, position % config.num_islands, REINIT, batch, now,
                                    generation=0))
         return rows
+
+
+def _record_of(row: Row, child: ChildDraft) -> ProgramRecord:
+    """The record a proposal row stores, built without reading it back."""
+    return ProgramRecord(
+        id=row.id, parent_id=row.parent_id, island=row.island, generation=row.generation,
+        iteration=row.iteration, code=child.code, code_hash=child.code_hash,
+        outcome=child.outcome, score=child.score, fitness=child.fitness, reward=row.reward,
+        metrics=dict(child.metrics), prompt=child.prompt, response=child.response,
+        detail=child.detail, created_at=row.created_at,
+    )
