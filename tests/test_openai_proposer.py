@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from openai.types.chat import ChatCompletion
 
 from thetaevolve.config import LLMConfig
 from thetaevolve.database.records import ParentSample, ProgramRecord
@@ -18,6 +17,7 @@ from thetaevolve.proposers.base import Prompt, Response
 from thetaevolve.proposers.openai_client import (
     OpenAIProposer,
     choice_text,
+    parse_completion,
     resolve_api_key,
     split_base_urls,
     split_tokens,
@@ -338,14 +338,28 @@ def test_bad_base_urls_are_clear_errors() -> None:
 
 
 def test_reasoning_field_is_kept_as_think_text() -> None:
-    completion = ChatCompletion.model_validate({
-        "id": "x", "object": "chat.completion", "created": 0, "model": "m",
-        "choices": [{
-            "index": 0, "finish_reason": "stop",
-            "message": {"role": "assistant", "content": "answer", "reasoning_content": "hmm"},
-        }],
-    })
-    assert choice_text(completion.choices[0]) == "<think>\nhmm\n</think>\nanswer"
+    choice = {"message": {"role": "assistant", "content": "answer", "reasoning_content": "hmm"}}
+    assert choice_text(choice) == "<think>\nhmm\n</think>\nanswer"
+    inline = {"message": {"content": "<think>a</think>b", "reasoning": "a"}}
+    assert choice_text(inline) == "<think>a</think>b"
+    assert choice_text({"message": {"content": None}}) == ""
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"not json", b"[]", b'{"choices": []}', b'{"choices": [{"text": "x"}]}',
+     b'{"choices": [{"message": {"content": 5}}]}'],
+)
+def test_malformed_bodies_are_recognised(raw: bytes) -> None:
+    with pytest.raises(Exception) as info:
+        parse_completion(raw)
+    assert getattr(info.value, "kind", None) == "malformed"
+
+
+def test_extra_body_is_sent() -> None:
+    with FakeLLMServer() as server:
+        run(OpenAIProposer(config(server.base_url, extra_body={"top_k": 20})), 1, 1)
+        assert server.bodies[0]["top_k"] == 20 and server.bodies[0]["max_tokens"] == 16384
 
 
 def test_split_tokens_sums_exactly() -> None:
