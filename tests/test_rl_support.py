@@ -58,8 +58,10 @@ class Scored:
 class SyntheticGym:
     """The gym's public surface over an in-memory store (one initial program)."""
 
-    def __init__(self, reward: str = "original", seed: int = 0) -> None:
+    def __init__(self, reward: str = "original", seed: int = 0,
+                 fixed_reward: float | None = None) -> None:
         self.task = TargetCharacterTask()
+        self.fixed_reward = fixed_reward  # every child gets this reward (no signal at all)
         self.gym_config = GymConfig(reward=reward)
         self.seed = seed
         self.records: list[ProgramRecord] = [self._record(1, None, 0, 0.0, 0.0, "", "")]
@@ -104,6 +106,8 @@ class SyntheticGym:
                 verdict = self.task.verify({"text": response.text})
                 reward = compute_reward(self.task, self.gym_config, Outcome.OK, verdict.score,
                                         prompt.sample.parent.score, rng)
+                if self.fixed_reward is not None:
+                    reward = self.fixed_reward
                 draft = ChildDraft(
                     parent_id=prompt.sample.parent.id, code=response.text, code_hash="",
                     outcome=Outcome.OK, score=verdict.score, fitness=verdict.score,

@@ -104,7 +104,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from thetaevolve.rl.train import run_training
 
     run_dir = Path(config.run_dir) if config.run_dir else None
-    summary = run_training(config, run_dir, resume=False)
+    summary = run_training(config, run_dir, resume=False, quiet=args.quiet)
     _report(summary, args.quiet)
     return EXIT_OK
 
@@ -117,7 +117,8 @@ def resume_training(run_dir: Path, args: argparse.Namespace) -> int:
     from thetaevolve.rl.train import run_training
 
     steps = getattr(args, "steps", None)
-    summary = run_training(None, Path(run_dir), resume=True, steps=steps)
+    summary = run_training(None, Path(run_dir), resume=True, steps=steps,
+                           quiet=getattr(args, "quiet", False))
     _report(summary, getattr(args, "quiet", False))
     return EXIT_OK
 

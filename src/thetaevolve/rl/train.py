@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,6 +179,7 @@ def run_training(
     run_dir: Path | None,
     resume: bool = False,
     steps: int | None = None,
+    quiet: bool = False,
 ) -> dict[str, Any] | None:
     """Start (or, with ``resume``, continue) a training run; rank 0 returns the summary.
 
@@ -186,6 +188,7 @@ def run_training(
     """
     from thetaevolve.config import RunConfig
 
+    _quiet_libraries()
     PartialState()
     channel = Channel()
     session = None
@@ -206,7 +209,7 @@ def run_training(
         outcome = train_on_gym(
             session.gym if session else None, resolved.rl, output_dir, resolved.seed,
             log=session.log if session else None,
-            on_commit=_BestKeeper(session) if session else None,
+            on_commit=_BestKeeper(session, resolved.rl.steps, quiet) if session else None,
             resume_from=resume_from,
         )
     except BaseException:
@@ -277,8 +280,10 @@ def _open_session(
 class _BestKeeper:
     """After each commit: keep best_program.py / best_solution.json current, log the batch."""
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: Any, total_steps: int, quiet: bool = False) -> None:
         self.session = session
+        self.total_steps = total_steps
+        self.quiet = quiet
         best = session.database.best()
         self.best_fitness = best.fitness if best is not None else None
 
@@ -300,3 +305,22 @@ class _BestKeeper:
             evaluations=session.gym.evaluations,
             best_score=best.score if best else None, improved=improved, **info.metrics,
         )
+        if not self.quiet:
+            m = info.metrics
+            shown = "-" if best is None or best.score is None else f"{best.score:.10g}"
+            print(f"[{session.task.name}] step {info.step}/{self.total_steps} "
+                  f"(batch {info.batch_index}): reward mean {m['mean_reward']:.4g} "
+                  f"max {m['max_reward']:.4g} | best {shown}{' (new best)' if improved else ''} "
+                  f"| {m['outcomes']}", file=sys.stderr, flush=True)
+
+
+def _quiet_libraries() -> None:
+    """Keep the console for the run's own lines: no per-save progress bars, no warnings
+    about deprecated names used inside TRL itself."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", category=FutureWarning,
+                            message=r".*deprecated and will be removed in v6.*")
