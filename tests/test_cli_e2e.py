@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
-
 import pytest
 
 from thetaevolve.cli import main
+from thetaevolve.database import ProgramDatabase
 
 TASK = "circle_packing_26"
 
@@ -20,10 +19,11 @@ def _run(tmp_path, *extra):
 
 
 def _codes(run_dir):
-    with sqlite3.connect(run_dir / "programs.sqlite") as conn:
-        tables = [r[0] for r in conn.execute("select name from sqlite_master where type='table'")]
-        table = "programs" if "programs" in tables else tables[0]
-        return [r[0] for r in conn.execute(f"select code from {table} order by id")]
+    database = ProgramDatabase.open(run_dir / "programs.sqlite")
+    try:
+        return [(r.id, r.code) for r in database.iter_programs(include_copies=False)]
+    finally:
+        database.close()
 
 
 @pytest.fixture(scope="module")

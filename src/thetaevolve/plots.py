@@ -12,7 +12,7 @@ def best_so_far(database, task: Task) -> tuple[list[int], list[float]]:
     xs: list[int] = []
     ys: list[float] = []
     best: float | None = None
-    for position, record in enumerate(database.iter_programs()):
+    for position, record in enumerate(database.iter_programs(include_copies=False)):
         if record.score is None:
             continue
         if task.is_better(record.score, best):

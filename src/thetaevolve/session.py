@@ -223,7 +223,7 @@ def _clean(value: float | None) -> float | None:
 def summarize(run_dir: Path, database: ProgramDatabase, task: Task) -> dict[str, Any]:
     """The run summary, derived from the store and the best-solution file only."""
     counts = database.outcome_counts()
-    initial = next(iter(database.iter_programs()), None)  # ids are monotonic: the first
+    initial = next(iter(database.iter_programs(include_copies=False)), None)  # ids are monotonic: the first
     initial_programs = int(database.get_meta("initial_programs") or 0)
     if initial is not None and initial_programs:
         key = initial.outcome.value
