@@ -98,6 +98,17 @@ class _DatabasePosition(TrainerCallback):
             tmp.replace(folder / STATE_FILE)
 
 
+def join_processes() -> PartialState:
+    """Join the process group that torchrun / accelerate launch set up (a no-op alone).
+
+    On a machine without CUDA, accelerate only sees the other processes when asked for
+    the CPU explicitly; the trainer's own state is then this same shared state.
+    """
+    import torch
+
+    return PartialState(cpu=not torch.cuda.is_available())
+
+
 def latest_checkpoint(output_dir: Path) -> Path | None:
     """The newest complete checkpoint (one that has its database position written)."""
     if not output_dir.is_dir():
@@ -130,7 +141,7 @@ def train_on_gym(
     ``resume_from`` is a checkpoint folder: the model, optimizer and step counter continue
     from it. ``policy`` (model, tokenizer) overrides loading ``rl.model``.
     """
-    PartialState()  # joins the process group under torchrun / accelerate
+    join_processes()
     channel = Channel()
     if policy is not None:
         model, tokenizer = policy
@@ -189,7 +200,7 @@ def run_training(
     from thetaevolve.config import RunConfig
 
     _quiet_libraries()
-    PartialState()
+    join_processes()
     channel = Channel()
     session = None
     setup: Any = None

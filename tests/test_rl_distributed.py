@@ -1,0 +1,101 @@
+"""Two training processes (torchrun, gloo, CPU) and one store owned by rank 0."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch", reason="the rl extra (torch) is not installed")
+pytest.importorskip("trl", reason="the rl extra (trl) is not installed")
+
+pytestmark = [pytest.mark.rl, pytest.mark.slow]
+
+TESTS = Path(__file__).resolve().parent
+
+WORKER = textwrap.dedent(
+    """
+    import hashlib, json, sys
+    from pathlib import Path
+
+    sys.path.insert(0, {tests!r})
+    from test_rl_support import SyntheticGym
+    from thetaevolve.rl import coordinator
+    from thetaevolve.rl.settings import RLConfig
+    from thetaevolve.rl.train import join_processes, train_on_gym
+
+    out = Path({out!r})
+    state = join_processes()
+    rank = state.process_index
+    mine = []
+    original = coordinator.StepCoordinator.score
+
+    def spy(self, local):
+        mine.extend(c.text for c in local)  # what this rank generated
+        return original(self, local)
+
+    coordinator.StepCoordinator.score = spy
+    gym = SyntheticGym(reward="random") if state.is_main_process else None
+    rl = RLConfig(steps=2, batch_size=2, samples_per_prompt=4, micro_batch_size=2,
+                  max_new_tokens=8, learning_rate=1e-3, checkpoint_every=0,
+                  keep_checkpoints=None)
+    result = train_on_gym(gym, rl, out / "checkpoints", seed=0)
+    digest = hashlib.sha256()
+    for value in result.trainer.model.state_dict().values():
+        digest.update(value.detach().cpu().numpy().tobytes())
+    report = {{"rank": rank, "texts": mine, "weights": digest.hexdigest(),
+               "steps": result.steps_done}}
+    if gym is not None:
+        report["store"] = [
+            {{"id": r.id, "parent": r.parent_id, "iteration": r.iteration,
+              "response": r.response, "reward": r.reward, "prompt": r.prompt}}
+            for r in gym.records[1:]
+        ]
+        report["audit"] = [
+            {{"ids": a.program_ids, "ranks": a.ranks, "used": a.rewards_used,
+              "parents": a.parent_ids}} for a in result.audit
+        ]
+        report["draws"] = gym.draws
+    (out / f"rank{{rank}}.json").write_text(json.dumps(report))
+    """
+)
+
+
+def test_two_ranks_share_one_store(tmp_path):
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER.format(tests=str(TESTS), out=str(tmp_path)))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
+           "PYTHONWARNINGS": "ignore::FutureWarning"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           "--nproc_per_node", "2", str(script)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    root = ranks[0]
+    store = root["store"]
+    # One store: 2 steps x 2 prompts x 4 samples, no duplicate and no loss.
+    assert len(store) == 16
+    assert len({row["id"] for row in store}) == 16
+    assert sorted(row["iteration"] for row in store) == [1] * 8 + [2] * 8
+    assert root["draws"] == [1, 9]
+    # Each rank generated half of every batch, and all of it reached the store.
+    stored = sorted(row["response"] for row in store)
+    generated = sorted(ranks[0]["texts"] + ranks[1]["texts"])
+    assert stored == generated
+    assert len(ranks[0]["texts"]) == len(ranks[1]["texts"]) == 8
+    for entry in root["audit"]:
+        assert sorted(set(entry["ranks"])) == [0, 1]
+        by_id = {row["id"]: row for row in store}
+        for row_index, program_id in enumerate(entry["ids"]):
+            row = by_id[program_id]
+            assert row["parent"] == entry["parents"][row_index // 4]
+            assert f"(parent {row['parent']})" in row["prompt"]
+            assert abs(entry["used"][row_index] - row["reward"]) < 1e-6
+    # Data-parallel training kept the two replicas identical.
+    assert ranks[0]["weights"] == ranks[1]["weights"]
+    assert ranks[0]["steps"] == ranks[1]["steps"] == 2
