@@ -114,3 +114,20 @@ def test_reader_sees_committed_rows_while_store_is_open(tmp_path: Path) -> None:
     assert reader.execute("SELECT count(*) FROM programs WHERE kind='proposal'").fetchone() == (1,)
     db.commit([draft(1, 2.0, 1)])
     assert reader.execute("SELECT count(*) FROM programs WHERE kind='proposal'").fetchone() == (2,)
+
+
+def test_second_writer_is_refused_until_the_first_closes(tmp_path: Path) -> None:
+    path = tmp_path / "p.sqlite"
+    first = ProgramDatabase.open(path, DatabaseConfig(num_islands=2))
+    with pytest.raises(StoreError, match="open for writing by another process"):
+        ProgramDatabase.open(path, DatabaseConfig(num_islands=2))
+    first.close()
+    ProgramDatabase.open(path, DatabaseConfig(num_islands=2)).close()
+
+
+def test_refused_open_keeps_no_lock(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    sqlite3.connect(path).execute("CREATE TABLE t (x)").connection.close()
+    for _ in range(2):  # the same message twice: the first refusal did not hold the lock
+        with pytest.raises(StoreError, match="not a ThetaEvolve program store"):
+            ProgramDatabase.open(path, DatabaseConfig())

@@ -15,6 +15,7 @@ re-initialisation) have no texts of their own: they point at their origin's.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,11 @@ from typing import Any
 
 from thetaevolve.database.records import ProgramRecord
 from thetaevolve.types import Outcome
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no guard against a second writer
+    fcntl = None  # type: ignore[assignment]
 
 APPLICATION_ID = 0x54484556  # "THEV": marks the file as a ThetaEvolve program store
 SCHEMA_VERSION = 1
@@ -130,9 +136,10 @@ def _record(row: Sequence[Any]) -> ProgramRecord:
 class SQLiteStore:
     """Opens, validates and writes the store file; knows nothing about islands."""
 
-    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+    def __init__(self, path: Path, connection: sqlite3.Connection, lock: int | None) -> None:
         self.path = path
         self._db = connection
+        self._lock_fd = lock
 
     # ---- opening --------------------------------------------------------------------------
 
@@ -143,18 +150,20 @@ class SQLiteStore:
         if not fresh:
             _check_header(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        lock = _lock_writer(path)
         try:
             db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
+            _unlock(lock)
             raise StoreError(f"cannot open the program store {path}: {exc}") from exc
-        store = cls(path, db)
+        store = cls(path, db, lock)
         try:
             store._prepare(fresh)
         except sqlite3.DatabaseError as exc:
-            db.close()
+            store.close()
             raise damaged(path, exc) from exc
-        except StoreError:
-            db.close()
+        except BaseException:
+            store.close()
             raise
         return store
 
@@ -310,6 +319,8 @@ class SQLiteStore:
 
     def close(self) -> None:
         self._db.close()
+        _unlock(self._lock_fd)
+        self._lock_fd = None
 
 
 def damaged(path: Path, exc: BaseException) -> StoreError:
@@ -331,3 +342,32 @@ def _check_header(path: Path) -> None:
             f"{path} is not a ThetaEvolve program store (not an SQLite database at all). "
             "Move the file away or choose another run directory. Nothing was overwritten."
         )
+
+
+def _lock_writer(path: Path) -> int | None:
+    """One writer per store: a second run on the same file would fight over program ids.
+
+    The lock is an advisory ``flock`` on a side file, so it dies with the process (a killed
+    run never leaves a stale lock) and readers such as a dashboard are not affected.
+    """
+    if fcntl is None:
+        return None
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise StoreError(f"cannot create the lock file {lock_path}: {exc.strerror}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise StoreError(
+            f"{path} is open for writing by another process (another run on the same run "
+            "directory?). Stop that run, or choose another run directory."
+        ) from None
+    return fd
+
+
+def _unlock(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)  # closing the descriptor releases the flock

@@ -36,6 +36,7 @@ Reproducibility: sampling depends only on the rng and the store's contents (see 
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import random
@@ -243,7 +244,8 @@ class ProgramDatabase:
                 yield record
 
     def get_meta(self, key: str, default: Any = None) -> Any:
-        return self._meta.get(key, default)
+        """A value written with set_meta or commit(meta=...); a copy, so edits stay local."""
+        return copy.deepcopy(self._meta[key]) if key in self._meta else default
 
     def set_meta(self, key: str, value: Any) -> None:
         self._check_meta({key: value})
@@ -273,6 +275,8 @@ class ProgramDatabase:
         """``count`` parents (plus inspirations and top programs) from the current state."""
         if count < 0 or num_inspirations < 0 or num_top < 0:
             raise ValueError("sample_batch: count, num_inspirations and num_top must be >= 0")
+        if count == 0:
+            return []
         with self._lock:
             index = self._index
             if index.sampleable_count() == 0:
