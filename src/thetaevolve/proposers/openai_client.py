@@ -444,7 +444,7 @@ class OpenAIProposer:
                 meta["status"] = result.status
             if i == 0 and result.retries:
                 meta["retries"] = dict(result.retries)
-            responses.append(
-                Response(text="", error=result.error or "call failed", latency_s=result.latency_s, meta=meta)
-            )
+            # The kind leads the message, so a stored failure detail says what happened.
+            error = f"{meta['failure']}: {result.error or 'call failed'}"
+            responses.append(Response(text="", error=error, latency_s=result.latency_s, meta=meta))
         return responses
