@@ -234,3 +234,23 @@ def test_rewrite_of_unmarked_parent_takes_whole_program() -> None:
 def test_rewrite_prefers_python_fence_over_other_languages() -> None:
     text = "```python\nx = 1\n```\n```text\nlog\n```"
     assert last_fenced_program(text) == "x = 1"
+
+
+def test_block_drafted_in_reasoning_and_repeated_is_applied_once() -> None:
+    edit = block("a = 1", "a = 2")
+    response = f"<think>I will write\n{edit}</think>\nFinal answer:\n```\n{edit}```"
+    result = apply_response(PLAIN, response)
+    assert result.code == "a = 2\nb = 2\nc = 3\n"
+    assert "repeated" in result.detail
+
+
+def test_repeat_with_other_whitespace_is_recognised_as_applied() -> None:
+    response = block("    x = 1", "    x = 7") + block("x = 1", "x = 7")
+    result = apply_response(PARENT, response)
+    assert result.outcome is None, result.detail
+    assert result.code == PARENT.replace("    x = 1", "    x = 7")
+
+
+def test_unrelated_failing_block_after_a_good_one_still_fails() -> None:
+    response = block("a = 1", "a = 2") + block("zzz = 0", "zzz = 1")
+    assert apply_response(PLAIN, response).outcome is Outcome.EDIT_NO_MATCH

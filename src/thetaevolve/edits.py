@@ -15,6 +15,9 @@ Differences from ThetaEvolve/OpenEvolve (thetaevolve.md §3.5), on purpose:
   edit that changes a line outside them fails with EDIT_OUTSIDE_BLOCK: the harness
   around the block is what hands data to the trusted verifier, so it is never evolved.
 - A failed response never yields a partly edited program: ``code`` is None.
+- A block repeated later in the same response is applied once (reasoning models draft
+  their edit in ``<think>`` and repeat it; with ThetaEvolve's whole-response scope the
+  repeat would otherwise no longer match).
 
 Matching is line-based: a SEARCH text is a run of whole lines of the program.
 """
@@ -302,21 +305,45 @@ def _check_inside(
     )
 
 
+def _already_applied(code: list[str], block: EditBlock) -> bool:
+    """True when the block's REPLACE text is already in the program (whitespace-tolerant)."""
+    replace = _trim_blank(block.replace)
+    if not replace:
+        return False
+    return any(_shift_at(code, at, replace) is not None for at in range(len(code) - len(replace) + 1))
+
+
 def apply_blocks(parent_code: str, blocks: list[EditBlock]) -> EditResult:
-    """Apply blocks in order, each to the result of the ones before; all or nothing."""
+    """Apply blocks in order, each to the result of the ones before; all or nothing.
+
+    A block repeated later in the response (a reasoning model drafts its edit inside
+    ``<think>`` and writes it again in the answer) is applied once: an exact repeat is
+    skipped, and so is a block whose SEARCH no longer matches because its REPLACE text is
+    already in place after the earlier blocks.
+    """
     code = parent_code.split("\n")
-    tolerant_count = 0
-    try:
-        for number, block in enumerate(blocks, start=1):
+    applied: set[EditBlock] = set()
+    tolerant_count = repeats = 0
+    for number, block in enumerate(blocks, start=1):
+        if block in applied:
+            repeats += 1
+            continue
+        try:
             start, end, new, tolerant = _locate(code, block, number)
             _check_inside(code, start, end, new, number)
-            code[start:end] = new
-            tolerant_count += tolerant
-    except _EditFailure as failure:
-        return EditResult(None, failure.outcome, failure.detail, len(blocks))
-    detail = f"{len(blocks)} block(s) applied"
+        except _EditFailure as failure:
+            if failure.outcome is Outcome.EDIT_NO_MATCH and applied and _already_applied(code, block):
+                repeats += 1
+                continue
+            return EditResult(None, failure.outcome, failure.detail, len(blocks))
+        code[start:end] = new
+        tolerant_count += tolerant
+        applied.add(block)
+    detail = f"{len(applied)} block(s) applied"
     if tolerant_count:
         detail += f", {tolerant_count} with whitespace-tolerant matching"
+    if repeats:
+        detail += f", {repeats} repeated block(s) skipped"
     return EditResult("\n".join(code), None, detail, len(blocks))
 
 
