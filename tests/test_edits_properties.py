@@ -83,3 +83,39 @@ def test_only_block_edits_succeed_and_the_harness_survives(
         assert child[-tail:] == lines[-tail:]
     else:
         assert result.code is None
+
+
+_indented = st.lists(
+    st.tuples(st.sampled_from(["", "    ", "        "]), _line).map(lambda t: t[0] + t[1] if t[1] else ""),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_indented, st.data())
+def test_dedented_slice_applies_with_the_program_indentation(
+    lines: list[str], data: st.DataObject
+) -> None:
+    start = data.draw(st.integers(0, len(lines) - 1))
+    end = data.draw(st.integers(start + 1, len(lines)))
+    window = lines[start:end]
+    nonblank = [line for line in window if line.strip()]
+    if not nonblank:
+        return
+    indent = min(len(line) - len(line.lstrip()) for line in nonblank)
+    if indent == 0:
+        return
+    search = [line[indent:] if line.strip() else line for line in window]
+    if _occurrences(lines, search):
+        return  # an exact match elsewhere wins, as it should
+    replace = data.draw(st.lists(_line.filter(bool), min_size=1, max_size=3))
+    result = apply_response("\n".join(lines), format_search_replace(_text(search), _text(replace)))
+    if result.outcome is None:
+        # Blank lines around the SEARCH text are trimmed in the tolerant pass.
+        first = start + next(i for i, line in enumerate(window) if line.strip())
+        last = start + max(i for i, line in enumerate(window) if line.strip()) + 1
+        expected = lines[:first] + [" " * indent + r for r in replace] + lines[last:]
+        assert result.code == "\n".join(expected)
+    else:
+        assert result.outcome is Outcome.EDIT_AMBIGUOUS and result.code is None
