@@ -366,3 +366,14 @@ def test_split_tokens_sums_exactly() -> None:
     assert split_tokens(10, [1, 1, 1]) == [4, 3, 3]
     assert sum(split_tokens(7, [0, 0])) == 7
     assert split_tokens(5, []) == []
+
+
+def test_fake_server_is_local_and_bounded() -> None:
+    with FakeLLMServer(max_requests=2) as server:
+        assert server._server is not None
+        assert server._server.sockets[0].getsockname()[0] == "127.0.0.1"
+        groups = run(OpenAIProposer(config(server.base_url, max_retries=1)), 3, 1)
+    failures = sorted(str(r.meta.get("failure", "")) for r in flat(groups))
+    assert failures == ["", "", "server_error"]  # the third request met the request budget
+    with pytest.raises(ValueError, match="unknown behaviours"):
+        FakeLLMServer(script=["explode"])
