@@ -130,3 +130,13 @@ def test_vllm_engine_failure_and_deadline_never_raise(fake_vllm: types.ModuleTyp
     totals = UsageTotals()
     totals.add_all(groups)
     assert totals.failed_calls == 1 and totals.failed_responses == 4
+
+
+def test_bad_base_url_is_a_config_error_naming_the_field() -> None:
+    from thetaevolve.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="llm.base_url"):
+        load_config(overrides=["llm.kind=openai", "llm.model=m", "llm.base_url=localhost:8000"])
+    config = load_config(overrides=["llm.kind=openai", "llm.model=m",
+                                    "llm.base_url=http://a:1/v1,http://b:2/v1"])
+    assert config.llm.base_url == "http://a:1/v1,http://b:2/v1"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlparse
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -59,6 +60,19 @@ class LLMConfig(_Section):
             )
         if self.kind == "vllm" and not self.model:
             raise ValueError("llm.kind=vllm needs llm.model (a local path or a Hugging Face id)")
+        return self
+
+    @model_validator(mode="after")
+    def _base_urls_are_http(self) -> "LLMConfig":
+        # Checked at load time so that a mistyped URL stops the run before any work.
+        if self.kind == "openai" and self.base_url:
+            urls = [u.strip() for u in self.base_url.split(",") if u.strip()]
+            bad = [u for u in urls if urlparse(u).scheme not in ("http", "https") or not urlparse(u).hostname]
+            if not urls or bad:
+                raise ValueError(
+                    f"llm.base_url: {', '.join(bad) or repr(self.base_url)} is not an http(s) URL "
+                    "(e.g. http://localhost:8000/v1; several replicas are separated by commas)"
+                )
         return self
 
 
