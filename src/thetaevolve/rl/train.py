@@ -121,6 +121,12 @@ def latest_checkpoint(output_dir: Path) -> Path | None:
     return max(found)[1] if found else None
 
 
+def checkpoint_step(checkpoint: Path) -> int:
+    """The optimizer steps a checkpoint had taken (from the trainer's own state file)."""
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+    return int(state["global_step"])
+
+
 def read_position(checkpoint: Path) -> dict[str, Any]:
     return json.loads((checkpoint / STATE_FILE).read_text())
 
@@ -143,6 +149,10 @@ def train_on_gym(
     """
     join_processes()
     channel = Channel()
+    if resume_from is not None and checkpoint_step(resume_from) >= rl.steps:
+        # transformers would still take one more step; a finished run stays finished.
+        return TrainOutcome(steps_done=checkpoint_step(resume_from), step_seconds=[], audit=[],
+                            last_checkpoint=str(resume_from))
     if policy is not None:
         model, tokenizer = policy
     else:
