@@ -12,8 +12,8 @@ How the bound is obtained:
    convolution rounds to zero). Entries that underflow while scaling down move by at most
    2^-1075 each; that perturbation is carried in the bound.
 2. b = a * a by zero-padded FFT of power-of-two length N = 2^k. The error bound is
-   C. Percival's theorem for floating-point FFT convolution (Math. Comp. 72 (2003),
-   387-395, Thm 5.1): ||b~ - b||_inf <= ||a||_2^2 ((1+e)^{3k} (1+e sqrt5)^{3k+1} (1+B)^{3k} - 1),
+   C. Percival's error theorem for floating-point FFT convolution (Math. Comp. 72 (2003),
+   387-395): ||b~ - b||_inf <= ||a||_2^2 ((1+e)^{3k} (1+e sqrt5)^{3k+1} (1+B)^{3k} - 1),
    e = 2^-53, B = error of the twiddle factors. Assumption (stated, not proven here):
    numpy's pocketfft on a power-of-two length behaves like the radix-2 model of that
    theorem with twiddles accurate to B. We use B = 2^-48 (16 ulp, pocketfft's are

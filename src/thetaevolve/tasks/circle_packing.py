@@ -1,7 +1,9 @@
 """Circle packing in the unit square: n (26 or 32) disjoint circles, maximise the sum of radii.
 
 Verifier: exact containment and disjointness on the floats read as dyadic rationals
-(see ``thetaevolve.tasks._circles``), score = math.fsum of the radii.
+(see ``thetaevolve.tasks._circles``), score = math.fsum of the radii. With an explicit
+tolerance ``tol`` > 0, a circle may leave the square by at most ``tol`` and two circles may
+overlap (r_i + r_j - distance) by at most ``tol``; the verdict records the tolerance.
 """
 
 from __future__ import annotations
@@ -162,7 +164,8 @@ class CirclePackingSquare(Task):
             return Verdict.invalid(violation_reason(circles, found, tol), tolerance=tol)
         metrics = float_diagnostics(circles, _UNIT_SQUARE)
         score = math.fsum(float(r) for r in circles[:, 2])
-        return Verdict(valid=True, score=score, tolerance=tol, metrics=metrics)
+        # math.fsum is correctly rounded: the float sum is within half an ulp of the exact one.
+        return Verdict(valid=True, score=score, tolerance=tol, error_bound=math.ulp(score) / 2, metrics=metrics)
 
     def plot_solution(self, solution: Solution, path: Path) -> bool:
         try:

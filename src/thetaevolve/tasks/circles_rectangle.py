@@ -4,6 +4,9 @@ The rectangle is the circles' bounding box (AlphaEvolve's May 2025 convention): 
 plus height must not exceed 2, decided exactly. A solution may also name the rectangle
 (``width``, ``height``, placed at the origin, AlphaEvolve's November 2025 convention);
 then every circle must lie in [0, width] x [0, height] and width + height <= 2.
+Disjointness is exact as for the square (``_circles``). With an explicit tolerance
+``tol`` > 0, overlaps and wall crossings up to ``tol`` are accepted and the half-perimeter
+may reach 2 + tol.
 """
 
 from __future__ import annotations
@@ -200,7 +203,8 @@ class CirclesRectangle(Task):
         metrics = float_diagnostics(circles, box)
         metrics.update({"bbox_width": wb, "bbox_height": hb, "perimeter_slack": 2.0 * (HALF_PERIMETER - wb - hb)})
         score = math.fsum(float(r) for r in circles[:, 2])
-        return Verdict(valid=True, score=score, tolerance=tol, metrics=metrics)
+        # math.fsum is correctly rounded: the float sum is within half an ulp of the exact one.
+        return Verdict(valid=True, score=score, tolerance=tol, error_bound=math.ulp(score) / 2, metrics=metrics)
 
     def plot_solution(self, solution: Solution, path: Path) -> bool:
         try:
