@@ -202,8 +202,10 @@ def _print_summary(summary: dict[str, Any]) -> None:
     if llm.get("calls"):
         cost = llm.get("cost_usd")
         cost_text = "" if cost is None else f", cost ${cost:.4f}"
+        failed = ", ".join(f"{k} {v}" for k, v in sorted((llm.get("failures") or {}).items()))
         print(f"llm: {llm['calls']} calls, {llm['tokens_in']} tokens in, "
-              f"{llm['tokens_out']} tokens out, {llm['failed_responses']} failed{cost_text}")
+              f"{llm['tokens_out']} tokens out, {llm['failed_calls']} failed calls"
+              f"{' (' + failed + ')' if failed else ''}{cost_text}")
 
 
 def cmd_show(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from thetaevolve.edits import apply_response
 from thetaevolve.evaluation import judge
 from thetaevolve.normalize import code_hash
 from thetaevolve.proposers.base import Prompt, Proposer, Response
+from thetaevolve.proposers.usage import UsageTotals
 from thetaevolve.rewards import compute_reward
 from thetaevolve.tasks.base import Task
 from thetaevolve.types import Evaluation, Outcome, RunResult, Solution
@@ -233,12 +234,17 @@ class Gym:
         transaction, so a killed run reports exactly what its store holds.
         """
         drafts = [child.draft for row in scored for child in row]
-        usage = dict(self.database.get_meta("usage") or {})
+        usage = UsageTotals.from_dict(self.database.get_meta("usage"))
+        offline = int(self.database.get_meta("offline_proposals") or 0)
         for row in scored:
             for child in row:
-                add_usage(usage, child.response)
+                if child.response.meta.get("proposer") == "offline":
+                    offline += 1  # no model call: nothing to account for
+                else:
+                    usage.add(child.response)
         totals = {
-            "usage": usage,
+            "usage": usage.to_dict(),
+            "offline_proposals": offline,
             "wall_seconds": float(self.database.get_meta("wall_seconds") or 0.0) + wall_s,
             **(meta or {}),
         }
@@ -356,20 +362,6 @@ class _Plan:
     @property
     def needs_run(self) -> bool:
         return self.code is not None
-
-
-def add_usage(usage: dict[str, Any], response: Response) -> None:
-    """Fold one response into the run's running LLM totals (a JSON-able dict)."""
-    if response.meta.get("proposer") == "offline":
-        usage["offline_proposals"] = usage.get("offline_proposals", 0) + 1
-        return
-    usage["responses"] = usage.get("responses", 0) + 1
-    usage["failed_responses"] = usage.get("failed_responses", 0) + (1 if response.error else 0)
-    usage["truncated"] = usage.get("truncated", 0) + (1 if response.truncated else 0)
-    usage["tokens_in"] = usage.get("tokens_in", 0) + response.tokens_in
-    usage["tokens_out"] = usage.get("tokens_out", 0) + response.tokens_out
-    calls = response.meta.get("calls")
-    usage["llm_calls"] = usage.get("llm_calls", 0) + (int(calls) if isinstance(calls, int) else 1)
 
 
 def _failure_detail(evaluation: Evaluation) -> str:

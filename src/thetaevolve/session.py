@@ -31,6 +31,7 @@ from thetaevolve.config import ConfigError, RunConfig, dump_config, load_config
 from thetaevolve.database.store import ProgramDatabase
 from thetaevolve.gym import Gym
 from thetaevolve.prompts import PromptBuilder
+from thetaevolve.proposers.usage import UsageTotals
 from thetaevolve.sandbox import make_sandbox
 from thetaevolve.tasks import Task, get_task
 from thetaevolve.types import Outcome, Solution
@@ -151,7 +152,10 @@ class Session:
         except Exception:
             database.close()
             raise
-        gym = Gym(task, config, database, sandbox, PromptBuilder(task, config.prompt))
+        builder = PromptBuilder(
+            task, config.prompt, edit_mode=config.llm.edit_mode, lineage=database.lineage
+        )
+        gym = Gym(task, config, database, sandbox, builder)
         return cls(run_dir, kind, config, task, database, sandbox, gym)
 
     def close(self) -> None:
@@ -223,7 +227,8 @@ def _clean(value: float | None) -> float | None:
 def summarize(run_dir: Path, database: ProgramDatabase, task: Task) -> dict[str, Any]:
     """The run summary, derived from the store and the best-solution file only."""
     counts = database.outcome_counts()
-    initial = next(iter(database.iter_programs(include_copies=False)), None)  # ids are monotonic: the first
+    # Ids are monotonic, so the first proposal stored is the initial program.
+    initial = next(iter(database.iter_programs(include_copies=False)), None)
     initial_programs = int(database.get_meta("initial_programs") or 0)
     if initial is not None and initial_programs:
         key = initial.outcome.value
@@ -235,17 +240,7 @@ def summarize(run_dir: Path, database: ProgramDatabase, task: Task) -> dict[str,
         verdict = task.verify(solution, tol=0.0)
         best_valid = bool(verdict.valid and verdict.score is not None
                           and math.isclose(verdict.score, best.score or 0.0, rel_tol=1e-12))
-    usage = dict(database.get_meta("usage") or {})
-    config_llm = {}
-    try:
-        config_llm = load_config(run_dir / CONFIG_FILE).llm.model_dump()
-    except ConfigError:
-        pass
-    price_in, price_out = config_llm.get("price_per_mtok_in"), config_llm.get("price_per_mtok_out")
-    cost = None
-    if price_in is not None or price_out is not None:
-        cost = (usage.get("tokens_in", 0) * (price_in or 0.0)
-                + usage.get("tokens_out", 0) * (price_out or 0.0)) / 1e6
+    usage = UsageTotals.from_dict(database.get_meta("usage")).to_dict()
     failures = {k: v for k, v in sorted(counts.items()) if k != Outcome.OK.value and v > 0}
     evaluations = sum(v for v in counts.values())
     marker = read_marker(run_dir)
@@ -263,14 +258,5 @@ def summarize(run_dir: Path, database: ProgramDatabase, task: Task) -> dict[str,
         "failures": failures,
         "batches": max(0, database.max_iteration()),
         "wall_seconds": round(float(database.get_meta("wall_seconds") or 0.0), 3),
-        "llm": {
-            "calls": usage.get("llm_calls", 0),
-            "responses": usage.get("responses", 0),
-            "failed_responses": usage.get("failed_responses", 0),
-            "truncated": usage.get("truncated", 0),
-            "tokens_in": usage.get("tokens_in", 0),
-            "tokens_out": usage.get("tokens_out", 0),
-            "offline_proposals": usage.get("offline_proposals", 0),
-            "cost_usd": cost,
-        },
+        "llm": {**usage, "offline_proposals": int(database.get_meta("offline_proposals") or 0)},
     }

@@ -84,6 +84,20 @@ class UsageTotals:
             for response in group:
                 self.add(response)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> "UsageTotals":
+        """Rebuild totals saved with ``to_dict`` (unknown keys are ignored)."""
+        data = data or {}
+        totals = cls()
+        for name in ("calls", "responses", "failed_calls", "failed_responses", "truncated",
+                     "tokens_in", "tokens_out"):
+            setattr(totals, name, int(data.get(name, 0) or 0))
+        cost = data.get("cost_usd")
+        totals.cost_usd = float(cost) if isinstance(cost, (int, float)) else None
+        totals.failures = Counter({str(k): int(v) for k, v in (data.get("failures") or {}).items()})
+        totals.retries = Counter({str(k): int(v) for k, v in (data.get("retries") or {}).items()})
+        return totals
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "calls": self.calls,
