@@ -174,7 +174,7 @@ class RunConfig(_Section):
 
     task: str = "circle_packing_26"
     seed: int = 0
-    budget: int = Field(400, ge=0)  # candidate programs to evaluate, failures included
+    budget: int = Field(1000, ge=0)  # candidate programs to evaluate, failures included
     run_dir: str | None = None
     llm: LLMConfig = Field(default_factory=LLMConfig)
     gym: GymConfig = Field(default_factory=GymConfig)

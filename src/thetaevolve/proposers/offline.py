@@ -6,7 +6,8 @@ run with it exercises the same edit → sandbox → verifier path as a run with 
 
 Operators, applied only inside the parent's EVOLVE-BLOCK regions:
 - *numeric perturbation*: pick one to three numeric literals and nudge them (floats by a
-  relative Gaussian step, integers above 1 by ±1);
+  relative Gaussian step whose size is drawn log-uniformly around ``mutation_scale``,
+  integers above 1 by ±1);
 - *crossover*: replace one function of the parent by the same-named function of an
   inspiration program, when the two differ.
 Every random choice comes from ``Random(f"{seed}:{prompt.key}:{sample}")``, so a run is
@@ -109,6 +110,9 @@ def mutate_numbers(code: str, rng: random.Random, scale: float) -> str | None:
         return None
     rng.shuffle(literals)
     wanted = rng.choice((1, 1, 2, 3))
+    # Step sizes spread over three decades: large steps explore, small ones fine-tune a
+    # parent that is already near a local optimum.
+    scale = scale * 10.0 ** rng.uniform(-2.0, 0.5)
     changes: dict[int, list[tuple[_Literal, str]]] = {}
     for literal in literals:
         new = perturb_literal(literal.text, rng, scale)
