@@ -35,7 +35,7 @@ def plot_progress(database, task: Task, path: Path) -> None:
         ax.step(xs + [max(total, xs[-1])], ys + [ys[-1]], where="post", label="best so far")
     known = task.best_known
     if known is not None:
-        ax.axhline(known.value, color="gray", linestyle="--", label=f"best known ({known.source})")
+        ax.axhline(known.value, color="gray", linestyle="--", label=f"best known {known.value:.10g}")
     ax.set_xlabel("candidates evaluated")
     ax.set_ylabel(f"score ({'higher' if task.direction == 'max' else 'lower'} is better)")
     ax.set_title(f"{task.name}: best score")
