@@ -326,6 +326,16 @@ def test_population_cap_never_evicts_an_islands_best(tmp_path: Path) -> None:
     assert db.best().fitness == max(-best_seen[0][0], -best_seen[1][0])
 
 
+def test_eviction_among_ties_keeps_the_islands_best(tmp_path: Path) -> None:
+    # All equal: the best is the oldest (fitness, then age), which is also the first
+    # candidate for eviction (lowest fitness, then oldest), so only the guard saves it.
+    db = fresh(tmp_path, population_size=10, num_islands=1)
+    db.commit([draft(1, 1.0, 1, str(k)) for k in range(15)])
+    assert list(db._index.members[0])[0] == 1
+    assert len(db._index.members[0]) == 10
+    assert db._index.tops[0][0] == (-1.0, 1)
+
+
 def test_migration_copies_elites_to_ring_neighbours(tmp_path: Path) -> None:
     db = fresh(tmp_path, num_islands=4, migration_interval=3, migration_fraction=0.25)
     evolve(db, 12, fail_rate=0.0)
