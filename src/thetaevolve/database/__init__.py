@@ -15,6 +15,14 @@ store underneath. Its public surface, which the gym and the CLI rely on:
   ``outcome_counts() -> dict[str, int]``, ``max_iteration() -> int``,
   ``lineage(id) -> list[ProgramRecord]``, ``iter_programs()``, ``set_meta(key, value)``,
   ``get_meta(key)``, ``close()``.
+
+Additions (see ``store.py`` for the rules): ``commit(children, meta={...})`` writes meta in
+the batch's transaction; ``lineage`` runs from the root down to the program;
+``iter_programs(include_copies=True)``; ``count()`` and ``outcome_counts()`` count committed
+ChildDrafts only, never the copies the database makes (island seeds, migrants,
+re-initialisation copies: records with ``kind`` != "proposal"); ``sample_batch`` raises
+``EmptyDatabaseError`` when no successful program exists; ``ParentSample.island`` is the
+island a draw was made for (draw i of a call: ``(commits + i) % num_islands``).
 """
 
 from thetaevolve.database.persistence import StoreError

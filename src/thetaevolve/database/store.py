@@ -194,7 +194,7 @@ class ProgramDatabase:
     def max_iteration(self) -> int:
         return self._max_iteration
 
-    def population_size(self) -> int:
+    def population_count(self) -> int:
         """Programs that can be sampled as parents now (copies included)."""
         return self._index.sampleable_count()
 
@@ -203,9 +203,6 @@ class ProgramDatabase:
 
     def archive_ids(self) -> list[int]:
         return [pid for _, pid in self._index.archive]
-
-    def island_of(self, program_id: int) -> int:
-        return int(self._index.island[program_id])
 
     def contains_hash(self, code_hash: str) -> bool:
         """O(1): a 60-bit key in memory, confirmed against the store on a hit."""
