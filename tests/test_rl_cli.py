@@ -63,7 +63,9 @@ def test_train_writes_a_run_directory_like_an_inference_run(tmp_path, capsys):
     batches = [e for e in log if e["event"] == "batch"]
     assert len(train) == 2 and {"loss", "entropy", "reward", "grad_norm"} <= set(train[0])
     assert [b["batch"] for b in batches] == [1, 2]
-    assert {"mean_reward", "max_reward", "advantage_std", "outcomes"} <= set(batches[0])
+    assert {"mean_reward", "max_reward", "advantage_std", "outcomes", "generate_s",
+            "tokens_out"} <= set(batches[0])
+    assert batches[0]["tokens_out"] == 4 * 8  # B x n completions of 8 tokens (no end token)
     position = json.loads((run_dir / "checkpoints/checkpoint-2/thetaevolve_state.json").read_text())
     assert position["step"] == 2 and position["next_batch_index"] == 3
 

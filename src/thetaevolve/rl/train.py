@@ -249,6 +249,7 @@ def run_training(
             "last_checkpoint": outcome.last_checkpoint,
             "step_seconds": [round(s, 4) for s in outcome.step_seconds],
             "world_size": channel.world_size,
+            **_device_facts(),
         }
         (session.run_dir / TRAINING_FILE).write_text(json.dumps(training, indent=2) + "\n")
         session.log("summary", **summary)
@@ -333,6 +334,17 @@ class _BestKeeper:
                   f"(batch {info.batch_index}): reward mean {m['mean_reward']:.4g} "
                   f"max {m['max_reward']:.4g} | best {shown}{' (new best)' if improved else ''} "
                   f"| {m['outcomes']}", file=sys.stderr, flush=True)
+
+
+def _device_facts() -> dict[str, Any]:
+    import torch
+
+    if not torch.cuda.is_available():
+        return {"device": "cpu"}
+    return {
+        "device": torch.cuda.get_device_name(0),
+        "cuda_peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 3),
+    }
 
 
 def _quiet_libraries() -> None:
