@@ -5,7 +5,9 @@ of children (each child's code names its iteration and slot), printing each iter
 ``commit`` has returned. The test kills it with SIGKILL at random moments, at least ten
 times, reopening the store after each kill: every iteration the worker reported is present
 with its whole batch, no child is stored twice, the meta written with each batch matches the
-batches stored, and the rebuilt index equals the one a clean reopen gives.
+batches stored, and the rebuilt index equals the one a clean reopen gives. Three more
+workers kill themselves just before a chosen COMMIT, with the whole batch already written
+inside the transaction: that batch must vanish and every earlier one stay.
 """
 
 from __future__ import annotations
@@ -31,13 +33,34 @@ CONFIG = dict(num_islands=3, population_size=40, migration_interval=3, archive_s
               reinit_every=0)
 
 WORKER = r"""
-import hashlib, random, sys, time
+import hashlib, os, random, signal, sys, time
 from thetaevolve.config import DatabaseConfig
 from thetaevolve.database import ChildDraft, ProgramDatabase
 from thetaevolve.types import Outcome
 
-path, batch = sys.argv[1], int(sys.argv[2])
+path, batch, kill_at_commit = sys.argv[1], int(sys.argv[2]), int(sys.argv[4])
 db = ProgramDatabase.open(path, DatabaseConfig(**eval(sys.argv[3])))
+
+
+class KillBeforeCommit:
+    # Every row of the batch is written inside the transaction; the process dies just
+    # before COMMIT, the worst moment for a store that is not transactional.
+    def __init__(self, inner, countdown):
+        self.inner, self.countdown = inner, countdown
+
+    def execute(self, sql, *args):
+        if sql == "COMMIT":
+            self.countdown -= 1
+            if self.countdown == 0:
+                os.kill(os.getpid(), signal.SIGKILL)
+        return self.inner.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+if kill_at_commit:
+    db._store._db = KillBeforeCommit(db._store._db, kill_at_commit)
 
 def child(parent, it, slot, fitness):
     code = f"# iteration {it} slot {slot}\nx = {fitness!r}\n"
@@ -63,15 +86,19 @@ while True:
 """
 
 
-def run_worker(path: Path, seconds: float) -> list[int]:
-    """Start a worker, SIGKILL it after ``seconds``; the iterations it reported committed."""
+def run_worker(path: Path, seconds: float, kill_at_commit: int = 0) -> list[int]:
+    """Start a worker, SIGKILL it after ``seconds`` (or let it kill itself inside its
+    ``kill_at_commit``-th commit); the iterations it reported committed."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
-        [sys.executable, "-c", WORKER, str(path), str(BATCH), repr(CONFIG)],
+        [sys.executable, "-c", WORKER, str(path), str(BATCH), repr(CONFIG), str(kill_at_commit)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )
-    time.sleep(seconds)
-    proc.send_signal(signal.SIGKILL)
+    if kill_at_commit:
+        proc.wait(timeout=60)
+    else:
+        time.sleep(seconds)
+        proc.send_signal(signal.SIGKILL)
     out, err = proc.communicate()
     assert proc.returncode == -signal.SIGKILL, err.decode()[-2000:]
     return [int(line) for line in out.decode().split()]
@@ -119,3 +146,9 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
         progress.append(check(path, reported))
     assert progress[-1] > 10, f"the worker hardly committed anything: {progress}"
     assert len(reported) > 10
+    for countdown in (1, 3, 7):
+        before = progress[-1]
+        reported.update(run_worker(path, 0.0, kill_at_commit=countdown))
+        progress.append(check(path, reported))
+        # The batch being committed when the process died is gone; the ones before it stay.
+        assert progress[-1] == before + countdown - 1
