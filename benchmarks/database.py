@@ -45,8 +45,7 @@ BATCH = 256
 
 _BODY = "\n".join(
     f"    x{i} = np.clip(x{i - 1} * {0.5 + i / 100:.4f} + rng.normal(0, 0.01, size=n), 0, 1)"
-    " if i % 3 else x{i}".replace("{i}", str(i))
-    for i in range(1, 46)
+    for i in range(1, 57)
 )
 CODE_TEMPLATE = (
     "import numpy as np\n\n# EVOLVE-BLOCK-START\n"

@@ -59,7 +59,7 @@ class PopulationIndex:
 
     # ---- sizes ------------------------------------------------------------------------------
 
-    def _ensure(self, end: int) -> None:
+    def ensure(self, end: int) -> None:
         capacity = len(self.fitness)
         if end <= capacity:
             return
@@ -92,7 +92,7 @@ class PopulationIndex:
         """Record a stored program; ``sampleable`` ones join their island's population."""
         if pid < self.end:
             raise ValueError(f"program ids must increase: {pid} after {self.end - 1}")
-        self._ensure(pid + 1)
+        self.ensure(pid + 1)
         self.end = pid + 1
         self.island[pid] = island
         self.cell[pid] = cell
@@ -149,7 +149,7 @@ class PopulationIndex:
             self.population -= len(current) - len(kept)
             self.members[island] = array("q", kept.tobytes())
             if any(pid in gone_set for _, pid in self.tops[island]):
-                self.tops[island] = self._ranked(kept, TOP_TRACKED)
+                self.tops[island] = self.ranked(kept, TOP_TRACKED)
             cells = self.cells[island]
             for cell, occupant in list(cells.items()):
                 if occupant in gone_set:
@@ -170,7 +170,7 @@ class PopulationIndex:
 
     # ---- rebuilding -------------------------------------------------------------------------
 
-    def _ranked(self, ids: np.ndarray, k: int) -> list[Key]:
+    def ranked(self, ids: np.ndarray, k: int) -> list[Key]:
         """The best k of ``ids`` by (fitness desc, id asc)."""
         if len(ids) == 0:
             return []
@@ -188,7 +188,7 @@ class PopulationIndex:
 
     def _recompute_cell(self, island: int, cell: int, members: np.ndarray) -> None:
         in_cell = members[self.cell[members] == cell]
-        ranked = self._ranked(in_cell, 1)
+        ranked = self.ranked(in_cell, 1)
         if ranked:
             self.cells[island][cell] = ranked[0][1]
         else:
@@ -197,7 +197,7 @@ class PopulationIndex:
 
     def rebuild_archive(self) -> None:
         live_ids = np.flatnonzero(self.live[: self.end])
-        self.archive = self._ranked(live_ids, self.archive_size)
+        self.archive = self.ranked(live_ids, self.archive_size)
         self.archive_by_island = [[] for _ in range(self.num_islands)]
         for _, pid in self.archive:
             self.archive_by_island[int(self.island[pid])].append(pid)
@@ -212,7 +212,7 @@ class PopulationIndex:
         for island in range(self.num_islands):
             ids = live_ids[islands == island]
             self.members[island] = array("q", ids.astype(np.int64).tobytes())
-            self.tops[island] = self._ranked(ids, TOP_TRACKED)
+            self.tops[island] = self.ranked(ids, TOP_TRACKED)
             cells: dict[int, int] = {}
             if len(ids):
                 cell = self.cell[ids]
@@ -244,7 +244,7 @@ class PopulationIndex:
         if k <= TOP_TRACKED:
             return [pid for _, pid in self.tops[island][:k]]
         ids = np.frombuffer(self.members[island], dtype=np.int64)
-        return [pid for _, pid in self._ranked(ids, k)]
+        return [pid for _, pid in self.ranked(ids, k)]
 
     def top_fraction(self, island: int, fraction: float) -> list[int]:
         size = len(self.members[island])

@@ -140,7 +140,7 @@ class ProgramDatabase:
         """Fill the index from the store's small columns, in chunks (10^6 rows: seconds)."""
         index, store = self._index, self._store
         end = store.max_id() + 1
-        index._ensure(end)
+        index.ensure(end)
         index.end = max(end, 1)
         best_fit = -math.inf
         cursor = store.index_rows()
@@ -473,15 +473,16 @@ class ProgramDatabase:
         outcome = source.outcome if isinstance(source, Row) else source.outcome.value
         pid = index.end
         gen = int(index.generation[origin]) if generation is None else generation
-        index.add(pid, island, float(index.fitness[origin]), int(index.cell[origin]), gen,
-                  hash_key(source.code_hash), True)
+        key = hash_key(source.code_hash)
+        index.add(pid, island, float(index.fitness[origin]), int(index.cell[origin]), gen, key,
+                  True)
         self._origin_of[pid] = origin
         self._copied[island].add(origin)
         return Row(
             id=pid, parent_id=origin, origin_id=origin, kind=kind, island=island,
             generation=gen, iteration=source.iteration, batch=batch, outcome=outcome,
             score=source.score, fitness=source.fitness, reward=source.reward,
-            cell=int(index.cell[origin]), hash_key=hash_key(source.code_hash),
+            cell=int(index.cell[origin]), hash_key=key,
             code_hash=source.code_hash, created_at=now,
         )
 
@@ -525,16 +526,13 @@ class ProgramDatabase:
         config, index, state = self.config, self._index, self._state
         if config.reinit_every == 0 or batch % config.reinit_every or self._initial_id is None:
             return []
-        # The best programs ever found, distinct by code, the initial program excluded.
+        # The best proposals ever found (copies share their origin's fitness, so they are
+        # left out), the initial program excluded: it comes back on every island anyway.
         ok_ids = np.flatnonzero(~np.isnan(index.fitness[: index.end]))
-        ranked = [pid for _, pid in index._ranked(ok_ids, 4 * config.reinit_keep_best + 4)]
-        keep: list[int] = []
-        seen = {self._initial_id}
-        for pid in ranked:
-            origin = self._origin_of.get(pid, pid)
-            if origin not in seen and len(keep) < config.reinit_keep_best:
-                seen.add(origin)
-                keep.append(origin)
+        copies = np.fromiter(self._origin_of, dtype=np.int64, count=len(self._origin_of))
+        originals = ok_ids[~np.isin(ok_ids, copies)]
+        ranked = index.ranked(originals, config.reinit_keep_best + 1)
+        keep = [pid for _, pid in ranked if pid != self._initial_id][: config.reinit_keep_best]
         index.clear_population()
         self._copied = [set() for _ in range(config.num_islands)]
         state["boundary"] = index.end
