@@ -131,3 +131,23 @@ def test_refused_open_keeps_no_lock(tmp_path: Path) -> None:
     for _ in range(2):  # the same message twice: the first refusal did not hold the lock
         with pytest.raises(StoreError, match="not a ThetaEvolve program store"):
             ProgramDatabase.open(path, DatabaseConfig())
+
+
+def test_read_only_open_looks_at_a_live_store(tmp_path: Path) -> None:
+    path = tmp_path / "p.sqlite"
+    with pytest.raises(StoreError, match="no program store yet"):
+        ProgramDatabase.open(path, DatabaseConfig(), read_only=True)
+    assert not path.exists()
+    writer = ProgramDatabase.open(path, DatabaseConfig(num_islands=2))
+    writer.commit([draft(None, 1.0, 0)], meta={"k": 1})
+    reader = ProgramDatabase.open(path, DatabaseConfig(num_islands=2), read_only=True)
+    assert reader.count() == 1 and reader.get_meta("k") == 1 and reader.best().id == 1
+    with pytest.raises(StoreError, match="read-only"):
+        reader.commit([draft(1, 2.0, 1)])
+    with pytest.raises(StoreError, match="read-only"):
+        reader.set_meta("k", 2)
+    assert reader.count() == 1 and reader.get_meta("k") == 1
+    writer.commit([draft(1, 2.0, 1)])
+    assert writer.count() == 2
+    reader.close()
+    writer.close()

@@ -140,23 +140,29 @@ class SQLiteStore:
         self.path = path
         self._db = connection
         self._lock_fd = lock
+        self.read_only = False
 
     # ---- opening --------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | Path) -> "SQLiteStore":
+    def open(cls, path: str | Path, read_only: bool = False) -> "SQLiteStore":
+        """Create or reopen the store; ``read_only`` looks at it (a live run's included)
+        without taking the writer's lock, and refuses every write."""
         path = Path(path)
         fresh = not path.exists() or path.stat().st_size == 0
+        if fresh and read_only:
+            raise StoreError(f"{path} holds no program store yet (nothing to read)")
         if not fresh:
             _check_header(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = _lock_writer(path)
+        lock = None if read_only else _lock_writer(path)
         try:
             db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             _unlock(lock)
             raise StoreError(f"cannot open the program store {path}: {exc}") from exc
         store = cls(path, db, lock)
+        store.read_only = read_only
         try:
             store._prepare(fresh)
         except sqlite3.DatabaseError as exc:
@@ -173,6 +179,8 @@ class SQLiteStore:
         app_id = db.execute("PRAGMA application_id").fetchone()[0]
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if app_id == 0 and not tables:
+            if self.read_only:
+                raise StoreError(f"{self.path} holds no program store yet (nothing to read)")
             fresh = True  # an empty SQLite file (e.g. a creation cut short) holds nothing to lose
         elif app_id != APPLICATION_ID:
             raise StoreError(
@@ -193,6 +201,9 @@ class SQLiteStore:
                     f"{self.path} is a damaged ThetaEvolve program store (missing tables: "
                     f"{', '.join(missing)}). Restore it from a backup or start a new run."
                 )
+        if self.read_only:
+            db.execute("PRAGMA cache_size = -65536")
+            return
         # WAL so readers never block the writer; FULL so a returned commit survives power loss.
         mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
@@ -280,6 +291,8 @@ class SQLiteStore:
         meta: dict[str, Any] | None = None,
     ) -> None:
         """Everything of one commit in one transaction: all of it lands, or none of it."""
+        if self.read_only:
+            raise StoreError(f"{self.path} was opened read-only; nothing can be written")
         db = self._db
         rows = list(rows)
         db.execute("BEGIN IMMEDIATE")
@@ -363,7 +376,8 @@ def _lock_writer(path: Path) -> int | None:
         os.close(fd)
         raise StoreError(
             f"{path} is open for writing by another process (another run on the same run "
-            "directory?). Stop that run, or choose another run directory."
+            "directory?). Stop that run, or choose another run directory; to look at a live "
+            "run, open its store with read_only=True."
         ) from None
     return fd
 

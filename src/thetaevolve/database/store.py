@@ -94,10 +94,17 @@ class ProgramDatabase:
     # ---- opening ----------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: str | Path, config: DatabaseConfig | None = None) -> "ProgramDatabase":
-        """Create the store at ``path`` or reopen it, rebuilding the index from its rows."""
+    def open(
+        cls, path: str | Path, config: DatabaseConfig | None = None, *, read_only: bool = False
+    ) -> "ProgramDatabase":
+        """Create the store at ``path`` or reopen it, rebuilding the index from its rows.
+
+        One writer per store (a second one gets StoreError). ``read_only=True`` opens a
+        snapshot of the index for looking (e.g. ``show`` on a live run): no lock is taken
+        and commit/set_meta raise StoreError.
+        """
         config = config or DatabaseConfig()
-        store = SQLiteStore.open(path)
+        store = SQLiteStore.open(path, read_only=read_only)
         db = cls(store, config)
         try:
             db._load()
@@ -245,6 +252,7 @@ class ProgramDatabase:
         return copy.deepcopy(self._meta[key]) if key in self._meta else default
 
     def set_meta(self, key: str, value: Any) -> None:
+        self._check_writable()
         self._check_meta({key: value})
         with self._lock:
             self._store.write((), meta={key: value})
@@ -364,6 +372,7 @@ class ProgramDatabase:
         The database's own consequences of the batch (island seeds, migration, evictions,
         re-initialisation) and ``meta`` land in the same transaction.
         """
+        self._check_writable()
         if meta:
             self._check_meta(meta)
         with self._lock:
@@ -393,6 +402,10 @@ class ProgramDatabase:
             raise ValueError(
                 f"a ChildDraft with outcome ok needs a finite fitness, got {child.fitness!r}"
             )
+
+    def _check_writable(self) -> None:
+        if self._store.read_only:
+            raise StoreError(f"{self.path} was opened read-only; nothing can be written")
 
     @staticmethod
     def _check_meta(meta: dict[str, Any]) -> None:
