@@ -161,6 +161,23 @@ def test_with_weight_decay_equal_rewards_only_shrink_the_weights(tmp_path):
     assert shrunk > 0
 
 
+def test_a_kl_term_uses_the_initial_policy_as_reference_and_logs_kl(tmp_path):
+    gym = SyntheticGym(reward="random")
+    logs: list[tuple[str, dict]] = []
+    rl = small(kl_coef=0.05, checkpoint_every=1, keep_checkpoints=1)
+    initial, _ = build_random("tiny")
+    out = train_on_gym(gym, rl, tmp_path, log=lambda event, **f: logs.append((event, f)))
+    train = [f for e, f in logs if e == "train" and "loss" in f]
+    assert all("kl" in f for f in train)
+    reference = out.trainer.ref_model
+    assert all(torch.equal(a, b) for a, b in zip(initial.parameters(), reference.parameters()))
+    # After a resume the reference is still the initial policy, not the checkpoint.
+    resumed = train_on_gym(gym, small(kl_coef=0.05, steps=3), tmp_path,
+                           resume_from=latest_checkpoint(tmp_path))
+    assert all(torch.equal(a, b) for a, b in
+               zip(initial.parameters(), resumed.trainer.ref_model.parameters()))
+
+
 def test_a_checkpoint_resumes_model_optimizer_and_position(tmp_path):
     gym = SyntheticGym(reward="random")
     first = train_on_gym(gym, small(checkpoint_every=1, keep_checkpoints=2), tmp_path)

@@ -27,7 +27,7 @@ from accelerate import PartialState
 from transformers import PrinterCallback, TrainerCallback
 
 from thetaevolve.rl.coordinator import Channel, CommitInfo, StepCoordinator, StepRecord
-from thetaevolve.rl.models import load_policy, parameter_count
+from thetaevolve.rl.models import is_random_spec, load_policy, parameter_count
 from thetaevolve.rl.settings import RLConfig
 from thetaevolve.rl.trainer import build_trainer
 
@@ -98,6 +98,28 @@ class _DatabasePosition(TrainerCallback):
             tmp.replace(folder / STATE_FILE)
 
 
+REFERENCE_DIR = "reference-policy"
+
+
+def reference_policy(
+    rl: RLConfig, output_dir: Path, model: Any, tokenizer: Any, channel: Channel
+) -> str | None:
+    """Where the KL reference model (the initial policy) loads from; None without KL."""
+    if rl.kl_coef == 0.0:
+        return None
+    if not is_random_spec(rl.model):
+        return rl.model
+    # A random policy exists only in memory: keep a copy of the initial one. A resumed run
+    # finds the copy its first session wrote.
+    folder = output_dir / REFERENCE_DIR
+    if not (folder / "config.json").exists():
+        if channel.is_root:
+            model.save_pretrained(folder)
+            tokenizer.save_pretrained(folder)
+        channel.barrier()
+    return str(folder)
+
+
 def join_processes() -> PartialState:
     """Join the process group that torchrun / accelerate launch set up (a no-op alone).
 
@@ -158,6 +180,12 @@ def train_on_gym(
     else:
         spec = str(resume_from) if resume_from is not None else rl.model
         model, tokenizer = load_policy(spec, seed=seed)
+
+    reference = reference_policy(rl, Path(output_dir), model, tokenizer, channel)
+    if reference is not None:
+        # TRL builds the KL reference model from this path: the initial policy, also after
+        # a resume (when the policy itself was loaded from a checkpoint).
+        model.config._name_or_path = reference
 
     def count_tokens(messages: list[dict[str, str]]) -> int:
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
