@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
 from accelerate import PartialState
 from transformers import PrinterCallback, TrainerCallback
 
@@ -126,8 +127,6 @@ def join_processes() -> PartialState:
     On a machine without CUDA, accelerate only sees the other processes when asked for
     the CPU explicitly; the trainer's own state is then this same shared state.
     """
-    import torch
-
     return PartialState(cpu=not torch.cuda.is_available())
 
 
@@ -179,7 +178,9 @@ def train_on_gym(
         model, tokenizer = policy
     else:
         spec = str(resume_from) if resume_from is not None else rl.model
-        model, tokenizer = load_policy(spec, seed=seed)
+        # fp32 master weights: an lr of 1e-6 is below bf16's resolution, so bf16 weights
+        # would not move. Compute runs in bf16 autocast where rl.precision asks for it.
+        model, tokenizer = load_policy(spec, seed=seed, dtype=torch.float32)
 
     reference = reference_policy(rl, Path(output_dir), model, tokenizer, channel)
     if reference is not None:
@@ -365,8 +366,6 @@ class _BestKeeper:
 
 
 def _device_facts() -> dict[str, Any]:
-    import torch
-
     if not torch.cuda.is_available():
         return {"device": "cpu"}
     return {
