@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from sandbox_helpers import TinyTask, bwrap_modes
+from adversarial.helpers import TinyTask, bwrap_modes
 from thetaevolve.config import SandboxConfig
 from thetaevolve.sandbox import make_sandbox
 from thetaevolve.types import Outcome

@@ -161,6 +161,7 @@ class _Worker:
             "max_output_bytes": sb.config.max_output_bytes,
             "max_solution_bytes": sb.config.max_solution_bytes,
             "max_code_bytes": MAX_CODE_BYTES,
+            "unshare_net": sb.as_root and not sb.use_bwrap,
         }
         deadline = time.monotonic() + START_TIMEOUT_S
         try:
@@ -368,6 +369,17 @@ class Sandbox:
             return result
         finally:
             self._idle.put(w)
+
+    def wait_idle(self) -> None:
+        """Block until every worker has cleaned up after its last candidate (stragglers
+        killed, directory removed). ``run`` never needs it; tests and benchmarks do."""
+        taken = [self._idle.get() for _ in self._workers]
+        try:
+            for w in taken:
+                w.wait_clean()
+        finally:
+            for w in taken:
+                self._idle.put(w)
 
     def close(self) -> None:
         self._closed = True

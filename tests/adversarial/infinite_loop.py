@@ -1,0 +1,4 @@
+# Burns CPU forever: must end as TIMEOUT at the deadline.
+def solve():
+    while True:
+        pass
