@@ -16,7 +16,9 @@ seeded rng is the same before and after a reopen.
 from __future__ import annotations
 
 import bisect
+import hashlib
 import math
+import sys
 import random
 from array import array
 
@@ -28,8 +30,6 @@ _HASH_BITS = 60  # keys below 2^60 are 32-byte Python ints (one size class small
 
 def hash_key(code_hash: str) -> int:
     """A stable 60-bit key of a code hash (exactness is checked against the store on a hit)."""
-    import hashlib
-
     digest = hashlib.blake2b(code_hash.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big") >> (64 - _HASH_BITS)
 
@@ -77,8 +77,6 @@ class PopulationIndex:
 
     def nbytes(self) -> int:
         """Bytes held by the index structures (the benchmark also measures with tracemalloc)."""
-        import sys
-
         total = sum(a.nbytes for a in (self.fitness, self.island, self.cell, self.generation,
                                        self.live))
         total += sys.getsizeof(self.hashes) + 32 * len(self.hashes)

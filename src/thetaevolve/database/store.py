@@ -32,6 +32,9 @@ The rules, in one place:
   ``reinit_keep_best`` best programs ever found, dealt round-robin over the islands.
 
 Reproducibility: sampling depends only on the rng and the store's contents (see index.py).
+Cost: sampling and inserting are O(1) or O(log) in the store's size; eviction, migration and
+top-k beyond 32 are vectorised passes over one island, bounded by ``population_size``.
+Records handed out may be shared with the record cache: treat them as read-only.
 """
 
 from __future__ import annotations
@@ -349,9 +352,10 @@ class ProgramDatabase:
         if k == 0:
             return []
         index = self._index
-        cells = index.cells[island]
-        keys = [c for c in index.cell_keys[island] if cells[c] != parent]
-        chosen = [cells[c] for c in rng.sample(keys, min(k, len(keys)))]
+        cells, keys = index.cells[island], index.cell_keys[island]
+        # One cell more than needed, in case one of them is the parent's: O(k), not O(cells).
+        picks = rng.sample(keys, min(k + 1, len(keys)))
+        chosen = [cells[c] for c in picks if cells[c] != parent][:k]
         members = index.members[island]
         # Few cells occupied: fill up with uniform members (bounded tries, no duplicates).
         tries = 0
