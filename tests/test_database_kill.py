@@ -61,6 +61,7 @@ class KillBeforeCommit:
 
 if kill_at_commit:
     db._store._db = KillBeforeCommit(db._store._db, kill_at_commit)
+print("ready", flush=True)
 
 def child(parent, it, slot, fitness):
     code = f"# iteration {it} slot {slot}\nx = {fitness!r}\n"
@@ -86,9 +87,11 @@ while True:
 """
 
 
-def run_worker(path: Path, seconds: float, kill_at_commit: int = 0) -> list[int]:
-    """Start a worker, SIGKILL it after ``seconds`` (or let it kill itself inside its
-    ``kill_at_commit``-th commit); the iterations it reported committed."""
+def run_worker(path: Path, seconds: float, kill_at_commit: int = 0,
+               after_ready: bool = True) -> list[int]:
+    """Start a worker, SIGKILL it ``seconds`` after it has opened the store (or after it
+    started, while it may still be opening it), or let it kill itself inside its
+    ``kill_at_commit``-th commit; returns the iterations it reported committed."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
         [sys.executable, "-c", WORKER, str(path), str(BATCH), repr(CONFIG), str(kill_at_commit)],
@@ -97,11 +100,16 @@ def run_worker(path: Path, seconds: float, kill_at_commit: int = 0) -> list[int]
     if kill_at_commit:
         proc.wait(timeout=60)
     else:
+        if after_ready:
+            # Start-up time varies with the machine's load; time the kill from the loop.
+            assert proc.stdout is not None
+            first = proc.stdout.readline()
+            assert first == b"ready\n", first + proc.stderr.read() if proc.stderr else first
         time.sleep(seconds)
         proc.send_signal(signal.SIGKILL)
     out, err = proc.communicate()
     assert proc.returncode == -signal.SIGKILL, err.decode()[-2000:]
-    return [int(line) for line in out.decode().split()]
+    return [int(line) for line in out.decode().split() if line != "ready"]
 
 
 def check(path: Path, reported: set[int]) -> int:
@@ -111,6 +119,8 @@ def check(path: Path, reported: set[int]) -> int:
         per_iteration = Counter(r.iteration for r in proposals)
         missing = sorted(reported - set(per_iteration))
         assert not missing, f"iterations reported committed but not stored: {missing}"
+        if not proposals:  # killed before the initial program was committed
+            return -1
         assert per_iteration[0] == 1
         assert all(per_iteration[it] == BATCH for it in per_iteration if it > 0), per_iteration
         top = db.max_iteration()
@@ -140,8 +150,12 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
     kills = 0
     progress = []
     while kills < 12:
-        # Interpreter start-up takes a while; kill anywhere from start-up to mid-run.
-        reported.update(run_worker(path, rng.uniform(0.3, 1.5)))
+        # Most kills land in the commit loop; every third one may land while the worker
+        # is still starting or rebuilding its index.
+        if kills % 3 == 2:
+            reported.update(run_worker(path, rng.uniform(0.0, 0.8), after_ready=False))
+        else:
+            reported.update(run_worker(path, rng.uniform(0.0, 0.6)))
         kills += 1
         progress.append(check(path, reported))
     assert progress[-1] > 10, f"the worker hardly committed anything: {progress}"
