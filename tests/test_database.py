@@ -407,3 +407,32 @@ def test_empty_store(tmp_path: Path) -> None:
     assert not db.contains_hash("abc")
     db = reopen(db)
     assert db.count() == 0
+
+
+def test_hash_key_collision_is_settled_by_the_store(tmp_path: Path, monkeypatch) -> None:
+    db = fresh(tmp_path)
+    import thetaevolve.database.store as store_module
+
+    monkeypatch.setattr(store_module, "hash_key", lambda code_hash: 42)
+    (stored,) = db.commit([draft(1, 2.0, 1, "x")])
+    assert db.contains_hash(stored.code_hash)
+    assert not db.contains_hash("another hash with the same key")
+
+
+def test_record_cache_does_not_change_what_is_sampled(tmp_path: Path) -> None:
+    db = fresh(tmp_path, record_cache_size=3)
+    evolve(db, 10)
+    path = db.path
+    db.close()
+    results = []
+    for size in (0, 3, 4096):
+        other = ProgramDatabase.open(path, config(record_cache_size=size))
+        rng = random.Random(11)
+        results.append([
+            (s.parent, s.inspirations, s.top_programs)
+            for _ in range(3)
+            for s in other.sample_batch(20, rng, num_inspirations=2, num_top=2)
+        ])
+        assert len(other._cache) <= size
+        other.close()
+    assert results[0] == results[1] == results[2]
