@@ -19,7 +19,7 @@ def _run(tmp_path, *extra):
 
 
 def _codes(run_dir):
-    database = ProgramDatabase.open(run_dir / "programs.sqlite")
+    database = ProgramDatabase.open(run_dir / "programs.sqlite", read_only=True)
     try:
         return [(r.id, r.code) for r in database.iter_programs(include_copies=False)]
     finally:
@@ -122,3 +122,12 @@ def test_tasks_json_lists_direction_and_bound(capsys):
     rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
     assert rows[TASK]["direction"] == "max"
     assert rows[TASK]["best_known"] > 2.63
+
+
+def test_show_works_while_another_process_holds_the_store(finished_run, capsys):
+    writer = ProgramDatabase.open(finished_run / "programs.sqlite")  # as a live run would
+    try:
+        assert main(["show", str(finished_run), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["evaluations"] == 24
+    finally:
+        writer.close()

@@ -221,7 +221,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         raise CLIError(f"{run_dir / CONFIG_FILE}: {exc}") from None
     if not (run_dir / STORE_FILE).exists():
         raise CLIError(f"{run_dir} has no program store yet ({STORE_FILE})")
-    database = ProgramDatabase.open(run_dir / STORE_FILE, config.database)
+    database = ProgramDatabase.open(run_dir / STORE_FILE, config.database, read_only=True)
     try:
         summary = summarize(run_dir, database, task)
     finally:
