@@ -106,3 +106,65 @@ def test_concurrent_runs_from_many_threads(sandbox):
 def test_bad_timeout_is_a_clear_error(sandbox):
     with pytest.raises(ValueError, match="timeout_s"):
         sandbox.run("def solve():\n    return {}\n", timeout_s=-1)
+
+
+def test_killed_worker_is_a_crash_and_is_replaced(sandbox):
+    if not sandbox.config.warm_pool:
+        pytest.skip("a fresh worker per candidate has nothing to replace")
+    import signal
+    import threading
+
+    def kill_workers_soon():
+        import time
+
+        time.sleep(0.5)
+        for w in sandbox._workers:  # the worker itself, inside bwrap where there is one
+            target = w.namespace_init or (w.proc.pid if w.proc is not None else None)
+            if target is not None:
+                os.kill(target, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_workers_soon)
+    killer.start()
+    result = sandbox.run("import time\ndef solve():\n    time.sleep(30)\n", timeout_s=10)
+    killer.join()
+    assert result.outcome is Outcome.CRASH and "worker" in result.detail
+    after = sandbox.run("def solve():\n    return {'ok': 1}\n", timeout_s=10)
+    assert after.outcome is Outcome.OK
+
+
+@pytest.mark.parametrize("mode", bwrap_modes())
+def test_threads_setting_reaches_the_candidate(mode):
+    config = SandboxConfig(workers=1, use_bwrap=mode, threads=3, memory_mb=2048)
+    code = "import os\ndef solve():\n    return {'omp': os.environ['OMP_NUM_THREADS']}\n"
+    with make_sandbox(TinyTask(), config) as sb:
+        result = sb.run(code, timeout_s=10)
+    assert result.solution == {"omp": "3", "blas": "3"} or result.solution == {"omp": "3"}
+
+
+@pytest.mark.skipif("always" not in bwrap_modes(), reason="bwrap is not installed")
+def test_bwrap_view_is_read_only_and_hides_the_host(tmp_path):
+    (tmp_path / "db.sqlite").write_text("private")
+    code = f"""import os
+def solve():
+    seen = {{}}
+    for path in ("/tmp/planted", "/usr/planted", "{tmp_path}/planted"):
+        try:
+            open(path, "w").write("x")
+            seen[path] = "written"
+        except OSError as exc:
+            seen[path] = type(exc).__name__
+    seen["run_dir_visible"] = os.path.exists("{tmp_path}")
+    seen["root"] = sorted(os.listdir("/root"))
+    seen["home_visible"] = os.path.exists("/home")
+    open("mine.txt", "w").write("ok")
+    return seen
+"""
+    config = SandboxConfig(workers=1, use_bwrap="always", memory_mb=2048)
+    with make_sandbox(TinyTask(), config) as sb:
+        result = sb.run(code, timeout_s=10)
+    assert result.outcome is Outcome.OK, result
+    seen = result.solution
+    assert all(seen[p] != "written" for p in ("/tmp/planted", "/usr/planted", f"{tmp_path}/planted"))
+    assert seen["run_dir_visible"] is False and seen["home_visible"] is False
+    assert all(name == ".pyenv" for name in seen["root"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["db.sqlite"]

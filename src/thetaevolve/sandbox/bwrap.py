@@ -79,11 +79,18 @@ def mount_args(executable: str, worker_path: str, tmp_bytes: int) -> list[str]:
 
 
 def bwrap_command(
-    executable: str, worker_path: str, env: dict[str, str], tmp_bytes: int, as_root: bool
+    executable: str,
+    worker_path: str,
+    env: dict[str, str],
+    tmp_bytes: int,
+    as_root: bool,
+    info_fd: int | None = None,
 ) -> list[str]:
     """The full command line that starts the worker inside bubblewrap."""
     binary = shutil.which("bwrap") or "bwrap"
     cmd = [binary, *mount_args(executable, worker_path, tmp_bytes)]
+    if info_fd is not None:
+        cmd += ["--info-fd", str(info_fd)]  # reports the sandbox's pid 1, to kill it by
     # No --die-with-parent: it is tied to the parent *thread*; the worker exits on EOF.
     cmd += ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
     cmd += ["--unshare-cgroup-try", "--new-session", "--chdir", "/tmp"]

@@ -12,6 +12,7 @@ import math
 import signal
 from typing import Any
 
+from thetaevolve.sandbox.worker import EXIT_SETUP_FAILED
 from thetaevolve.types import Outcome, RunResult
 
 DETAIL_CHARS = 2000
@@ -89,6 +90,9 @@ def to_run_result(
     if record is None and problem:
         return failure(Outcome.MALFORMED_OUTPUT, problem)
     if record is None:
+        if exit_code == EXIT_SETUP_FAILED and stderr.startswith(b"sandbox setup failed"):
+            reason = _text(stderr).splitlines()[0]
+            return failure(Outcome.CRASH, f"the sandbox could not start the program ({reason})")
         if exit_code == 0:
             return failure(Outcome.NO_OUTPUT, "the program exited without handing back a solution")
         return failure(Outcome.CRASH, f"exited with code {exit_code} and no solution")

@@ -91,6 +91,29 @@ def _read_frame(fd: int, limit: int, deadline: float) -> bytes:
     return _read_exact(fd, size, deadline)
 
 
+def _read_child_pid(fd: int, deadline: float) -> int | None:
+    """bwrap's --info-fd JSON names the sandbox's pid 1 (as seen from here)."""
+    chunks = []
+    try:
+        while time.monotonic() < deadline:
+            readable, _, _ = select.select([fd], [], [], deadline - time.monotonic())
+            if not readable:
+                break
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if b"}" in chunk:
+                break
+    finally:
+        os.close(fd)
+    try:
+        pid = json.loads(b"".join(chunks)).get("child-pid")
+    except (ValueError, AttributeError):
+        return None
+    return pid if isinstance(pid, int) and pid > 1 else None
+
+
 def _frame(payload: bytes) -> bytes:
     return len(payload).to_bytes(4, "big") + payload
 
@@ -123,6 +146,7 @@ class _Worker:
         if sandbox.as_root:
             self.lease = acquire_uid(sandbox.config.uid_base, sandbox.config.uid_count)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.namespace_init: int | None = None  # bwrap's pid 1, seen from the host
         self.awaiting_cleanup = False
         self.workdir_base = ""
 
@@ -134,25 +158,35 @@ class _Worker:
 
     def start(self) -> None:
         sb = self.sandbox
+        info_r, info_w = -1, -1
         if sb.use_bwrap:
             base = "/tmp"
+            info_r, info_w = os.pipe()
             cmd = bwrap_command(
-                sys.executable, WORKER_PATH, sb.env, sb.tmp_bytes, as_root=sb.as_root
+                sys.executable, WORKER_PATH, sb.env, sb.tmp_bytes, sb.as_root, info_fd=info_w
             )
         else:
             self.workdir_base = tempfile.mkdtemp(prefix=f"thetaevolve-sandbox-w{self.slot}-")
             os.chmod(self.workdir_base, 0o711)  # the candidate uid must reach its own dir
             base = self.workdir_base
             cmd = [sys.executable, "-I", WORKER_PATH]
-        self.proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=sb.env,
-            cwd=base,
-            start_new_session=True,
-            close_fds=True,
-        )
+        try:
+            self.proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=sb.env,
+                cwd=base,
+                start_new_session=True,
+                close_fds=True,
+                pass_fds=(info_w,) if info_w >= 0 else (),
+            )
+        finally:
+            if info_w >= 0:
+                os.close(info_w)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        if info_r >= 0:
+            self.namespace_init = _read_child_pid(info_r, deadline)
         init = {
             "heavy_modules": sb.heavy_modules,
             "uid": self.uid,
@@ -163,7 +197,6 @@ class _Worker:
             "max_code_bytes": MAX_CODE_BYTES,
             "unshare_net": sb.as_root and not sb.use_bwrap,
         }
-        deadline = time.monotonic() + START_TIMEOUT_S
         try:
             _write_all(self._stdin_fd(), _frame(json.dumps(init).encode()), deadline)
             ready = json.loads(_read_frame(self._stdout_fd(), 1 << 16, deadline))
@@ -192,8 +225,17 @@ class _Worker:
         assert self.proc is not None and self.proc.stdout is not None
         return self.proc.stdout.fileno()
 
-    def stop(self) -> None:
+    def stop(self, sweep: bool = False) -> None:
+        """Kill the worker. ``sweep``: it died or was killed mid-run, so candidates may
+        have outlived it."""
         proc, self.proc = self.proc, None
+        namespace_init, self.namespace_init = self.namespace_init, None
+        if namespace_init is not None:
+            # The pid namespace dies with its init: the worker and every candidate in it.
+            try:
+                os.kill(namespace_init, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         if proc is not None:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -207,6 +249,15 @@ class _Worker:
                         stream.close()
                     except OSError:
                         pass
+        if sweep and namespace_init is None and self.uid is not None:
+            # Candidates of a worker killed mid-run may have escaped its process group and
+            # outlived it: sweep the uid (the next worker on this uid would, too).
+            subprocess.run(
+                [sys.executable, "-I", WORKER_PATH, "--sweep-uid", str(self.uid)],
+                env={},
+                timeout=30,
+                check=False,
+            )
         if self.workdir_base:
             shutil.rmtree(self.workdir_base, ignore_errors=True)
             self.workdir_base = ""
@@ -218,7 +269,7 @@ class _Worker:
                 _read_frame(self._stdout_fd(), 1 << 16, time.monotonic() + CLEANUP_TIMEOUT_S)
                 self.awaiting_cleanup = False
             except WorkerError:
-                self.stop()
+                self.stop(sweep=True)
 
     def finish(self) -> None:
         """Fresh-interpreter mode: clean up after the one candidate, then end the worker."""
@@ -236,18 +287,14 @@ class _Worker:
 
     def run(self, code: bytes, timeout_s: float) -> RunResult:
         sb = self.sandbox
-        self.wait_clean()
-        if self.proc is None or self.proc.poll() is not None:
-            self.stop()
-            self.start()
         request = {"timeout": timeout_s, "rlimits": sb.rlimits(timeout_s, self.uid)}
+        payload = _frame(json.dumps(request).encode()) + _frame(code)
         started = time.monotonic()
         deadline = started + timeout_s + 2.0 + 0.1 * timeout_s
         cap_out = sb.config.max_output_bytes + 1
         cap_result = sb.config.max_solution_bytes + 4097
         try:
-            payload = _frame(json.dumps(request).encode()) + _frame(code)
-            _write_all(self._stdin_fd(), payload, deadline)
+            self._send(payload, deadline)
             header = json.loads(_read_frame(self._stdout_fd(), 1 << 16, deadline))
             stdout = _read_frame(self._stdout_fd(), cap_out, deadline)
             stderr = _read_frame(self._stdout_fd(), cap_out, deadline)
@@ -255,7 +302,7 @@ class _Worker:
             if not isinstance(header, dict):
                 raise WorkerError("the worker sent a header that is not an object")
         except WorkerTimeout as exc:
-            self.stop()
+            self.stop(sweep=True)
             return RunResult(
                 solution=None,
                 outcome=Outcome.TIMEOUT,
@@ -263,7 +310,7 @@ class _Worker:
                 runtime_s=time.monotonic() - started,
             )
         except (WorkerError, ValueError) as exc:
-            self.stop()
+            self.stop(sweep=True)
             return RunResult(
                 solution=None,
                 outcome=Outcome.CRASH,
@@ -279,6 +326,27 @@ class _Worker:
             timeout_s=timeout_s,
             max_solution_bytes=sb.config.max_solution_bytes,
         )
+
+    def _send(self, payload: bytes, deadline: float) -> None:
+        """Hand the request to a live worker. The worker acknowledges it before forking, so
+        a worker found dead before the acknowledgement never ran the candidate: it is
+        replaced and the request sent again, once."""
+        for attempt in range(2):
+            self.wait_clean()
+            if self.proc is None or self.proc.poll() is not None:
+                self.stop()
+                self.start()
+            try:
+                _write_all(self._stdin_fd(), payload, deadline)
+                if _read_frame(self._stdout_fd(), 16, deadline) != b"started":
+                    raise WorkerError("the worker did not acknowledge the request")
+                return
+            except WorkerTimeout:
+                raise
+            except WorkerError:
+                if attempt == 1:
+                    raise
+                self.stop()
 
 
 class Sandbox:

@@ -6,11 +6,12 @@ The trusted parent also imports it, for the message framing only.
 
 Life of a worker: read an init message (limits, heavy modules, candidate uid), import
 the heavy modules once, answer "ready", then serve run requests one at a time. For each
-request it forks a child that becomes its own session, drops to the candidate uid, sets
-rlimits, runs the candidate's ``solve()`` and writes the solution JSON to fd 3. The worker
-collects stdout/stderr/result under size caps, enforces the wall-clock deadline by killing
-the child's whole process group, replies, and only then cleans up (kills stragglers of the
-candidate uid, removes the private directory) so cleanup never delays a reply.
+request it forks a child that becomes its own session, sets rlimits, drops to the
+candidate uid (when started as root), runs the candidate's ``solve()`` and writes the
+solution JSON to fd 3. The worker collects stdout/stderr/result under size caps, enforces
+the wall-clock deadline by killing the child's whole process group, replies, and only then
+cleans up (kills every straggler, which as a child subreaper it finds among its own
+children, and removes the private directory), so cleanup never delays a reply.
 
 The worker never runs candidate code itself and never parses the solution: the bytes go
 back as they are, and the trusted side parses them defensively.
@@ -19,6 +20,7 @@ back as they are, and the trusted side parses them defensively.
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import os
 import resource
@@ -374,46 +376,69 @@ def _force_rmtree(path: str) -> None:
     shutil.rmtree(path, onerror=fix)
 
 
-def sweep(uid: int | None, workdir: str | None) -> None:
-    """Kill every process left by candidates of ``uid`` and remove their directory.
+def sweep(workdir: str) -> None:
+    """Kill whatever the last candidate left running and remove its directory.
 
-    With a dedicated uid, ``kill(-1)`` as that uid reaches exactly the stragglers (even
-    ones that escaped the process group with setsid), and nothing else on the host.
+    The worker is a child subreaper, so every straggler, even one that escaped the
+    process group with setsid and a double fork, is a descendant of ours: killing our
+    children until none is left (each death hands its children to us) gets them all.
     """
-    if uid is not None:
-        helper = os.fork()
-        if helper == 0:
-            code = 0
-            try:
-                os.setgroups([])
-                os.setresgid(uid, uid, uid)
-                os.setresuid(uid, uid, uid)
-                # Until nothing is left to signal: dying processes still count until they
-                # are reaped, which the worker does meanwhile (it is their subreaper).
-                # kill(-1) succeeds whenever any other process exists, so check by uid.
-                give_up = time.monotonic() + 5.0
-                while time.monotonic() < give_up:
-                    try:
-                        os.kill(-1, signal.SIGKILL)
-                    except ProcessLookupError:
-                        break
-                    if not _has_processes(os.getpid()):
-                        break
-                    time.sleep(0.002)
-                if workdir is not None:
-                    _force_rmtree(workdir)
-            except BaseException:  # noqa: BLE001
-                code = 1
-            os._exit(code)
-        while True:
-            try:
-                if os.waitpid(-1, 0)[0] == helper:
-                    break
-            except ChildProcessError:
-                break
-    _reap_orphans()
-    if workdir is not None and os.path.lexists(workdir):
+    give_up = time.monotonic() + 5.0
+    while True:
+        _reap_orphans()
+        children = _children()
+        if not children or time.monotonic() > give_up:
+            break
+        for pid in children:
+            _kill_group(pid)
+        time.sleep(0.001)
+    if os.path.lexists(workdir):
         _force_rmtree(workdir)
+
+
+def _children() -> list[int]:
+    me = os.getpid()
+    try:
+        with open(f"/proc/{me}/task/{me}/children") as fh:
+            return [int(pid) for pid in fh.read().split()]
+    except OSError:
+        pass
+    found = []  # kernels without CONFIG_PROC_CHILDREN: scan for our pid as parent
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == str(me):
+            found.append(int(entry))
+    return found
+
+
+def sweep_uid(uid: int) -> None:
+    """At startup: kill anything still running as our leased uid, e.g. stragglers of a
+    worker that died before it could clean up (they are no descendants of ours)."""
+    helper = os.fork()
+    if helper == 0:
+        code = 0
+        try:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            # kill(-1) succeeds whenever any other process exists, so check by signal 0.
+            give_up = time.monotonic() + 5.0
+            while time.monotonic() < give_up:
+                try:
+                    os.kill(-1, signal.SIGKILL)
+                except ProcessLookupError:
+                    break
+                if not _has_processes(os.getpid()):
+                    break
+                time.sleep(0.002)
+        except BaseException:  # noqa: BLE001
+            code = 1
+        os._exit(code)
+    os.waitpid(helper, 0)
 
 
 def _has_processes(me: int) -> bool:
@@ -500,9 +525,14 @@ def main() -> None:
     # parent starts workers from short-lived threads. EOF on the request pipe ends us instead.
     cfg = json.loads(read_frame(proto_in, MAX_HEADER_BYTES))
     import_errors = _import_heavy([*COMMON_MODULES, *cfg["heavy_modules"]])
+    # Objects imported so far move out of the collector's sight, so a child's collection
+    # does not touch (and copy-on-write) every page of numpy and scipy.
+    gc.collect()
+    gc.freeze()
     uid = cfg.get("uid")
     base = cfg["workdir_base"]
-    sweep(uid, None)
+    if uid is not None:
+        sweep_uid(uid)
     ready = {
         "ready": True,
         "import_errors": import_errors,
@@ -518,6 +548,8 @@ def main() -> None:
             code = read_frame(proto_in, cfg["max_code_bytes"])
         except (EOFError, ValueError):
             return
+        write_frame(proto_out, b"started")
+        proto_out.flush()
         counter += 1
         workdir = _make_workdir(base, counter, uid)
         header, blobs = run_one(code, float(request["timeout"]), {**cfg, **request}, workdir)
@@ -525,11 +557,14 @@ def main() -> None:
         for blob in blobs:
             write_frame(proto_out, blob)
         proto_out.flush()
-        sweep(uid, workdir)
+        sweep(workdir)
         # Tells the parent this worker is clean again, before it sends the next candidate.
         write_frame(proto_out, b'{"clean":true}')
         proto_out.flush()
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--sweep-uid":
+        sweep_uid(int(sys.argv[2]))
+    else:
+        main()
