@@ -70,6 +70,8 @@ def to_run_result(
 
     if killed == "timeout":
         return failure(Outcome.TIMEOUT, f"killed after the {timeout_s:g} s deadline")
+    if killed == "memory":
+        return failure(Outcome.MEMORY, "killed: its processes together exceeded the memory limit")
     if killed in ("stdout_cap", "stderr_cap"):
         stream = killed.split("_")[0]
         return failure(Outcome.CRASH, f"killed: {stream} exceeded the output cap")

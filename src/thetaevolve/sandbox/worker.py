@@ -279,6 +279,48 @@ class _Capture:
         return len(self.data) <= self.cap
 
 
+# RLIMIT_AS bounds each process, not their sum: a candidate that forks 60 children could
+# still take 60 times the limit. So the worker also sums its descendants' private memory.
+MEMORY_CHECK_S = 0.1
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+_baseline_pages = 0  # the worker's own anonymous pages, which every child starts sharing
+
+
+def _anon_pages(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as fh:
+            fields = fh.read().split()
+        return int(fields[1]) - int(fields[2])  # resident minus file-backed and shared
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _task_children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
+                found.extend(int(x) for x in fh.read().split())
+    except (OSError, ValueError):
+        pass
+    return found
+
+
+def _tree_memory() -> int:
+    """Bytes of anonymous memory in all our descendants beyond what they share with us."""
+    total = 0
+    pending = _task_children(os.getpid())
+    seen: set[int] = set()
+    while pending and len(seen) < 10_000:
+        pid = pending.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        total += max(0, _anon_pages(pid) - _baseline_pages)
+        pending.extend(_task_children(pid))
+    return total * _PAGE
+
+
 def run_one(code: bytes, timeout: float, cfg: dict[str, Any], workdir: str) -> tuple[dict, list[bytes]]:
     """Fork, collect, kill on deadline or overflow. Returns the reply header and blobs."""
     out_r, out_w = os.pipe()
@@ -314,13 +356,23 @@ def run_one(code: bytes, timeout: float, cfg: dict[str, Any], workdir: str) -> t
         poller.register(fd, select.POLLIN)
     if pidfd >= 0:
         poller.register(pidfd, select.POLLIN)
+    memory_limit = int(cfg["rlimits"].get("RLIMIT_AS", 0))
+    next_memory_check = start + MEMORY_CHECK_S
     while status is None:
-        remaining = deadline - time.monotonic()
+        now = time.monotonic()
+        remaining = deadline - now
         if remaining <= 0:
             killed = "timeout"
             _kill_group(pid)
             break
-        wait_ms = remaining * 1000 if pidfd >= 0 else min(remaining * 1000, 5)
+        if memory_limit and now >= next_memory_check:
+            next_memory_check = now + MEMORY_CHECK_S
+            if _tree_memory() > memory_limit:
+                killed = "memory"
+                _kill_group(pid)
+                break
+        wait_s = min(remaining, next_memory_check - now) if memory_limit else remaining
+        wait_ms = wait_s * 1000 if pidfd >= 0 else min(wait_s * 1000, 5)
         for fd, _event in poller.poll(max(1, wait_ms)):
             if fd == pidfd:
                 continue
@@ -529,6 +581,8 @@ def main() -> None:
     # does not touch (and copy-on-write) every page of numpy and scipy.
     gc.collect()
     gc.freeze()
+    global _baseline_pages
+    _baseline_pages = _anon_pages(os.getpid())
     uid = cfg.get("uid")
     base = cfg["workdir_base"]
     if uid is not None:
