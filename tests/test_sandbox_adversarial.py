@@ -241,6 +241,15 @@ def test_non_data_and_oversized_solutions_are_malformed(sandbox, name):
     assert result.outcome is Outcome.MALFORMED_OUTPUT, result
 
 
+def test_planted_files_reach_neither_the_next_candidate_nor_the_host(sandbox):
+    planted = sandbox.run(program("plant_files"), timeout_s=10)
+    assert planted.outcome is Outcome.OK
+    found = sandbox.run(program("find_planted_files"), timeout_s=10)
+    assert found.outcome is Outcome.OK and found.solution["found"] == []
+    for place in ("/tmp", "/var/tmp", "/dev/shm"):
+        assert not os.path.exists(os.path.join(place, "planted-by-candidate"))
+
+
 def test_a_candidate_cannot_poison_the_warm_worker(sandbox):
     assert sandbox.run(program("poison_worker_state"), timeout_s=10).outcome is Outcome.OK
     check = sandbox.run(program("check_worker_state"), timeout_s=10)

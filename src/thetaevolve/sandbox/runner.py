@@ -196,6 +196,8 @@ class _Worker:
             "max_solution_bytes": sb.config.max_solution_bytes,
             "max_code_bytes": MAX_CODE_BYTES,
             "unshare_net": sb.as_root and not sb.use_bwrap,
+            "private_tmp": sb.as_root and not sb.use_bwrap,
+            "tmp_bytes": sb.tmp_bytes,
         }
         try:
             _write_all(self._stdin_fd(), _frame(json.dumps(init).encode()), deadline)

@@ -194,7 +194,37 @@ COMMON_MODULES = (
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 CLONE_NEWNET = 0x40000000
+CLONE_NEWNS = 0x00020000
 PR_SET_CHILD_SUBREAPER = 36
+
+
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+
+
+def _mount(source: bytes, target: bytes, fstype: bytes | None, flags: int, data: bytes | None) -> None:
+    if _LIBC.mount(source, target, fstype, flags, data) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"mount {target.decode()}: {os.strerror(errno)}")
+
+
+def _private_tmp(fallback: str, uid: int, size: int) -> str:
+    """Root without bwrap: give the candidate fresh, size-capped /tmp, /var/tmp and /dev/shm
+    in a mount namespace of its own, so it can neither fill the host's disk through them
+    nor leave files there for the next candidate. They vanish with its last process."""
+    if _LIBC.unshare(CLONE_NEWNS) != 0:
+        return fallback  # no CAP_SYS_ADMIN here (some containers): the host directory it is
+    _mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)
+    for path, room in (("/tmp", size), ("/var/tmp", 4096), ("/dev/shm", 4096)):
+        if os.path.isdir(path) and not os.path.islink(path):
+            options = f"size={room},mode=0755".encode()
+            _mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options)
+    workdir = "/tmp/work"
+    os.mkdir(workdir, 0o700)
+    os.chown(workdir, uid, uid)
+    return workdir
 
 
 def _child_main(
@@ -211,6 +241,8 @@ def _child_main(
         os.dup2(res_w, RESULT_FD)
         # Nothing else may leak into the candidate: above all not the pipes to the parent.
         os.closerange(RESULT_FD + 1, 1 << 20)
+        if cfg.get("private_tmp"):
+            workdir = _private_tmp(workdir, cfg["uid"], cfg["tmp_bytes"])
         os.chdir(workdir)
         for name, value in cfg["rlimits"].items():
             resource.setrlimit(getattr(resource, name), (value, value))
