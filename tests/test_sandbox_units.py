@@ -11,7 +11,7 @@ import pytest
 from thetaevolve.sandbox import bwrap as bwrap_module
 from thetaevolve.sandbox import uids
 from thetaevolve.sandbox.results import to_run_result
-from thetaevolve.sandbox.worker import EXIT_SETUP_FAILED
+from thetaevolve.sandbox.child import EXIT_SETUP_FAILED
 from thetaevolve.types import Outcome
 
 CAP = 1 << 16
@@ -108,7 +108,8 @@ def test_mount_view_rebinds_the_interpreter_and_hides_the_rest(tmp_path):
     import sys
 
     worker = tmp_path / "worker.py"
-    worker.write_text("")
+    for name in bwrap_module.WORKER_FILES:
+        (tmp_path / name).write_text("")
     args = bwrap_module.mount_args(sys.executable, str(worker), 1 << 20)
     binds = [args[i + 2] for i, a in enumerate(args) if a == "--ro-bind"]
     assert os.path.realpath(sys.base_prefix) in binds or any(

@@ -20,7 +20,9 @@ from collections.abc import Iterable
 log = logging.getLogger("thetaevolve.sandbox")
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
-WORKER_PATH_INSIDE = "/sandbox/worker.py"
+WORKER_DIR_INSIDE = "/sandbox"
+WORKER_FILES = ("worker.py", "child.py", "proctree.py")
+WORKER_PATH_INSIDE = f"{WORKER_DIR_INSIDE}/worker.py"
 # Root keeps only what the worker needs to hand each child to its own uid and clean up.
 ROOT_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
 
@@ -70,7 +72,10 @@ def mount_args(executable: str, worker_path: str, tmp_bytes: int) -> list[str]:
                 made.add(parent)
         args += ["--ro-bind", path, path]
         bound.append(path)
-    args += ["--ro-bind", worker_path, WORKER_PATH_INSIDE]
+    # The worker script and its two helpers, and nothing else of ours.
+    for name in WORKER_FILES:
+        source = os.path.join(os.path.dirname(worker_path), name)
+        args += ["--ro-bind", source, f"{WORKER_DIR_INSIDE}/{name}"]
     args += ["--dev", "/dev", "--proc", "/proc"]
     args += ["--perms", "0755", "--size", str(tmp_bytes), "--tmpfs", "/tmp"]
     # Only the candidate's own directory is writable: no shared /dev/shm between candidates.

@@ -12,7 +12,7 @@ import math
 import signal
 from typing import Any
 
-from thetaevolve.sandbox.worker import EXIT_SETUP_FAILED
+from thetaevolve.sandbox.child import EXIT_SETUP_FAILED
 from thetaevolve.types import Outcome, RunResult
 
 DETAIL_CHARS = 2000

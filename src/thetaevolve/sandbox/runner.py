@@ -23,7 +23,6 @@ import tempfile
 import threading
 import time
 from thetaevolve.config import SandboxConfig
-from thetaevolve.sandbox import worker as worker_module
 from thetaevolve.sandbox.bwrap import bwrap_command, resolve_use_bwrap
 from thetaevolve.sandbox.results import to_run_result
 from thetaevolve.sandbox.uids import UidLease, acquire_uid
@@ -32,7 +31,7 @@ from thetaevolve.types import Outcome, RunResult
 
 log = logging.getLogger("thetaevolve.sandbox")
 
-WORKER_PATH = os.path.abspath(worker_module.__file__)
+WORKER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
 MAX_CODE_BYTES = 16 << 20
 START_TIMEOUT_S = 120.0  # importing scipy on a loaded machine can take seconds
 CLEANUP_TIMEOUT_S = 60.0

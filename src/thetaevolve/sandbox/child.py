@@ -1,0 +1,216 @@
+"""What runs inside the forked child: lock it down, then run the candidate's ``solve()``.
+
+Standard library only (see worker.py). Setup failures exit with EXIT_SETUP_FAILED and a
+line on stderr; everything the candidate does ends as a record on RESULT_FD (a solution or
+a typed error) or as an exit status the trusted side classifies.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import signal
+import sys
+import traceback
+from typing import Any
+
+RESULT_FD = 3
+EXIT_SETUP_FAILED = 121  # the sandbox could not set the child up (never the candidate's fault)
+
+LIBC = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+CLONE_NEWNET = 0x40000000
+CLONE_NEWNS = 0x00020000
+
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+
+
+# Turning the candidate's return value into JSON text.
+
+
+class _Unconvertible(Exception):
+    """The solution holds something that is not plain data."""
+
+
+def _to_plain(value: Any, depth: int = 0) -> Any:
+    """Plain JSON-able data from numpy arrays, numpy scalars, tuples; refuses the rest."""
+    if depth > 64:
+        raise _Unconvertible("nested deeper than 64 levels")
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _Unconvertible(f"dict key {key!r} is a {type(key).__name__}, not a str")
+            out[key] = _to_plain(item, depth + 1)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_to_plain(item, depth + 1) for item in value]
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        if isinstance(value, numpy.ndarray):
+            if value.dtype.kind not in "biuf":
+                raise _Unconvertible(f"numpy array of dtype {value.dtype} is not numeric")
+            return _to_plain(value.tolist(), depth + 1)
+        if isinstance(value, numpy.generic):
+            return _to_plain(value.item(), depth + 1)
+    raise _Unconvertible(f"a value of type {type(value).__name__} is not plain data")
+
+
+def _array_too_big(value: Any, max_bytes: int, depth: int = 0) -> bool:
+    """Cheap pre-check so a huge array is refused before ``tolist`` blows up memory."""
+    numpy = sys.modules.get("numpy")
+    if numpy is None or depth > 64:
+        return False
+    if isinstance(value, numpy.ndarray):
+        return value.size * 2 > max_bytes  # every element takes at least 2 JSON bytes
+    if isinstance(value, dict):
+        return any(_array_too_big(v, max_bytes, depth + 1) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_array_too_big(v, max_bytes, depth + 1) for v in value[:1000])
+    return False
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _record(kind: str, message: str) -> bytes:
+    return json.dumps({"error": kind, "message": message[:4000]}).encode()
+
+
+def _run_candidate(code: bytes, entry_point: str, max_bytes: int) -> int:
+    """Execute the candidate and hand its solution (or a typed error) to RESULT_FD."""
+    try:
+        namespace: dict[str, Any] = {"__name__": "candidate", "__file__": "candidate.py"}
+        exec(compile(code, "candidate.py", "exec"), namespace)
+        solve = namespace.get(entry_point)
+        if not callable(solve):
+            _write_all(RESULT_FD, _record("no_entry", f"the program defines no {entry_point}()"))
+            return 1
+        value = solve()
+        if value is None:
+            _write_all(RESULT_FD, _record("none", f"{entry_point}() returned None"))
+            return 0
+        if not isinstance(value, dict):
+            message = f"{entry_point}() must return a dict, got {type(value).__name__}"
+            _write_all(RESULT_FD, _record("malformed", message))
+            return 0
+        if _array_too_big(value, max_bytes):
+            _write_all(RESULT_FD, _record("malformed", f"solution exceeds {max_bytes} bytes"))
+            return 0
+        try:
+            text = json.dumps(_to_plain(value), allow_nan=True, separators=(",", ":"))
+        except _Unconvertible as exc:
+            _write_all(RESULT_FD, _record("malformed", f"solution is not plain data: {exc}"))
+            return 0
+        except (RecursionError, ValueError) as exc:
+            _write_all(RESULT_FD, _record("malformed", f"solution is not JSON data: {exc}"))
+            return 0
+        if len(text) > max_bytes:
+            _write_all(RESULT_FD, _record("malformed", f"solution exceeds {max_bytes} bytes"))
+            return 0
+        _write_all(RESULT_FD, b'{"solution":' + text.encode() + b"}")
+        return 0
+    except MemoryError:
+        # Free what we can before formatting the message.
+        namespace = {}
+        _write_all(RESULT_FD, _record("memory", "MemoryError: the memory limit was reached"))
+        return 1
+    except BaseException as exc:  # noqa: BLE001 - any failure of the candidate is data
+        if isinstance(exc, SystemExit) and exc.code in (None, 0):
+            return 0
+        try:
+            traceback.print_exc()
+        except BaseException:  # noqa: BLE001
+            pass
+        line = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        try:
+            _write_all(RESULT_FD, _record("exception", line))
+        except OSError:
+            pass
+        return exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 1
+
+
+
+
+def _mount(source: bytes, target: bytes, fstype: bytes | None, flags: int, data: bytes | None) -> None:
+    if LIBC.mount(source, target, fstype, flags, data) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"mount {target.decode()}: {os.strerror(errno)}")
+
+
+def _private_tmp(fallback: str, uid: int, size: int) -> str:
+    """Root without bwrap: give the candidate fresh, size-capped /tmp, /var/tmp and /dev/shm
+    in a mount namespace of its own, so it can neither fill the host's disk through them
+    nor leave files there for the next candidate. They vanish with its last process."""
+    if LIBC.unshare(CLONE_NEWNS) != 0:
+        return fallback  # no CAP_SYS_ADMIN here (some containers): the host directory it is
+    _mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)
+    for path, room in (("/tmp", size), ("/var/tmp", 4096), ("/dev/shm", 4096)):
+        if os.path.isdir(path) and not os.path.islink(path):
+            options = f"size={room},mode=0755".encode()
+            _mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options)
+    workdir = "/tmp/work"
+    os.mkdir(workdir, 0o700)
+    os.chown(workdir, uid, uid)
+    return workdir
+
+
+def child_main(
+    code: bytes, workdir: str, out_w: int, err_w: int, res_w: int, cfg: dict[str, Any]
+) -> None:
+    """Runs in the forked child; never returns."""
+    status = EXIT_SETUP_FAILED
+    try:
+        os.setsid()
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        os.dup2(res_w, RESULT_FD)
+        # Nothing else may leak into the candidate: above all not the pipes to the parent.
+        os.closerange(RESULT_FD + 1, 1 << 20)
+        if cfg.get("private_tmp"):
+            workdir = _private_tmp(workdir, cfg["uid"], cfg["tmp_bytes"])
+        os.chdir(workdir)
+        for name, value in cfg["rlimits"].items():
+            resource.setrlimit(getattr(resource, name), (value, value))
+        if cfg.get("unshare_net"):
+            # Root without bwrap: an empty network namespace costs about a millisecond.
+            LIBC.unshare(CLONE_NEWNET)
+        uid = cfg.get("uid")
+        if uid is not None:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+        LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        # Set after the uid change, which clears it.
+        LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        os.environ["HOME"] = workdir
+        os.environ["TMPDIR"] = workdir
+        sys.argv = ["candidate.py"]
+        status = _run_candidate(code, cfg["entry_point"], cfg["max_solution_bytes"])
+    except BaseException as exc:  # noqa: BLE001 - a setup failure must still end the child
+        try:
+            os.write(2, f"sandbox setup failed: {type(exc).__name__}: {exc}\n".encode())
+        except BaseException:  # noqa: BLE001
+            pass
+        status = EXIT_SETUP_FAILED
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:  # noqa: BLE001
+                pass
+        os._exit(status if 0 <= status < 256 else 1)

@@ -1,0 +1,173 @@
+"""The worker's view of a candidate's process tree: its memory, killing it, reaping it.
+
+The worker is a child subreaper, so every process a candidate starts stays a descendant
+of the worker, even one that escaped its process group with setsid and a double fork.
+Standard library only (see worker.py).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import time
+from typing import Any
+
+LIBC = ctypes.CDLL(None, use_errno=True)
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def kill_group(pid: int) -> None:
+    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        try:
+            target()
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+# RLIMIT_AS bounds each process, not their sum: a candidate that forks 60 children could
+# still take 60 times the limit. So the worker also sums its descendants' private memory.
+MEMORY_CHECK_S = 0.1
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+baseline_pages = 0  # the worker's own anonymous pages, which every child starts sharing
+
+
+def anon_pages(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as fh:
+            fields = fh.read().split()
+        return int(fields[1]) - int(fields[2])  # resident minus file-backed and shared
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _task_children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
+                found.extend(int(x) for x in fh.read().split())
+    except (OSError, ValueError):
+        pass
+    return found
+
+
+def tree_memory() -> int:
+    """Bytes of anonymous memory in all our descendants beyond what they share with us."""
+    total = 0
+    pending = _task_children(os.getpid())
+    seen: set[int] = set()
+    while pending and len(seen) < 10_000:
+        pid = pending.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        total += max(0, anon_pages(pid) - baseline_pages)
+        pending.extend(_task_children(pid))
+    return total * _PAGE
+
+
+
+def force_rmtree(path: str) -> None:
+    def fix(func: Any, target: str, _exc: Any) -> None:
+        try:
+            os.chmod(os.path.dirname(target), 0o700)
+            os.chmod(target, 0o700)
+            func(target)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=fix)
+
+
+def sweep(workdir: str) -> None:
+    """Kill whatever the last candidate left running and remove its directory.
+
+    The worker is a child subreaper, so every straggler, even one that escaped the
+    process group with setsid and a double fork, is a descendant of ours: killing our
+    children until none is left (each death hands its children to us) gets them all.
+    """
+    give_up = time.monotonic() + 5.0
+    while True:
+        reap_orphans()
+        children = _children()
+        if not children or time.monotonic() > give_up:
+            break
+        for pid in children:
+            kill_group(pid)
+        time.sleep(0.001)
+    if os.path.lexists(workdir):
+        force_rmtree(workdir)
+
+
+def _children() -> list[int]:
+    me = os.getpid()
+    try:
+        with open(f"/proc/{me}/task/{me}/children") as fh:
+            return [int(pid) for pid in fh.read().split()]
+    except OSError:
+        pass
+    found = []  # kernels without CONFIG_PROC_CHILDREN: scan for our pid as parent
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == str(me):
+            found.append(int(entry))
+    return found
+
+
+def sweep_uid(uid: int) -> None:
+    """At startup: kill anything still running as our leased uid, e.g. stragglers of a
+    worker that died before it could clean up (they are no descendants of ours)."""
+    helper = os.fork()
+    if helper == 0:
+        code = 0
+        try:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            # kill(-1) succeeds whenever any other process exists, so check by signal 0.
+            give_up = time.monotonic() + 5.0
+            while time.monotonic() < give_up:
+                try:
+                    os.kill(-1, signal.SIGKILL)
+                except ProcessLookupError:
+                    break
+                if not _has_processes(os.getpid()):
+                    break
+                time.sleep(0.002)
+        except BaseException:  # noqa: BLE001
+            code = 1
+        os._exit(code)
+    os.waitpid(helper, 0)
+
+
+def _has_processes(me: int) -> bool:
+    """Whether any process but ``me`` is still signalable, i.e. runs as our uid.
+
+    Tested with signal 0 rather than by /proc ownership: a process that changed uid is not
+    dumpable, and its /proc entry belongs to root.
+    """
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != me:
+            try:
+                os.kill(int(entry), 0)
+                return True
+            except OSError:
+                pass
+    return False
+
+
+def reap_orphans() -> None:
+    """Collect zombies of orphaned candidate descendants reparented to us."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
