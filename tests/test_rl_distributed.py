@@ -27,7 +27,7 @@ WORKER = textwrap.dedent(
     from test_rl_support import SyntheticGym
     from thetaevolve.rl import coordinator
     from thetaevolve.rl.settings import RLConfig
-    from thetaevolve.rl.train import join_processes, train_on_gym
+    from thetaevolve.rl.train import join_processes, leave_processes, train_on_gym
 
     out = Path({out!r})
     state = join_processes()
@@ -62,8 +62,16 @@ WORKER = textwrap.dedent(
         ]
         report["draws"] = gym.draws
     (out / f"rank{{rank}}.json").write_text(json.dumps(report))
+    leave_processes()
     """
 )
+
+
+def failure_text(proc: subprocess.CompletedProcess) -> str:
+    """The ranks' own errors, without the launcher's summary and library warnings."""
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines()
+             if "warn" not in line.lower()]
+    return "\n".join(lines)[-12000:]
 
 
 def test_two_ranks_share_one_store(tmp_path):
@@ -74,7 +82,7 @@ def test_two_ranks_share_one_store(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
            "--nproc_per_node", "2", str(script)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.returncode == 0, failure_text(proc)
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     root = ranks[0]
     store = root["store"]
@@ -99,3 +107,73 @@ def test_two_ranks_share_one_store(tmp_path):
     # Data-parallel training kept the two replicas identical.
     assert ranks[0]["weights"] == ranks[1]["weights"]
     assert ranks[0]["steps"] == ranks[1]["steps"] == 2
+
+
+def torchrun(args: list[str], timeout: float = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
+           "PYTHONWARNINGS": "ignore::FutureWarning"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+           "--nproc_per_node", "2", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def test_thetaevolve_train_under_torchrun_keeps_one_store(tmp_path):
+    from thetaevolve.config import load_config
+    from thetaevolve.database.store import ProgramDatabase
+
+    run_dir = tmp_path / "run"
+    proc = torchrun(["-m", "thetaevolve.cli", "train", "circle_packing_26", "--model",
+                     "random:tiny", "--steps", "2", "--batch-size", "2",
+                     "--samples-per-prompt", "4", "--max-new-tokens", "16", "--reward",
+                     "random", "--run-dir", str(run_dir), "--quiet"])
+    assert proc.returncode == 0, failure_text(proc)
+    assert sorted(p.name for p in run_dir.glob("*.sqlite")) == ["programs.sqlite"]
+    config = load_config(run_dir / "config.yaml")
+    database = ProgramDatabase.open(run_dir / "programs.sqlite", config.database)
+    try:
+        children = [p for p in database.iter_programs()
+                    if p.kind == "proposal" and p.parent_id is not None]
+    finally:
+        database.close()
+    assert len(children) == 16 and len({c.id for c in children}) == 16
+    assert sorted(c.iteration for c in children) == [1] * 8 + [2] * 8
+    # Random completions of 16 tokens: two ranks generating the same rows would repeat them.
+    assert len({c.response for c in children}) == 16
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["evaluations"] == 16
+    assert json.loads((run_dir / "training.json").read_text())["world_size"] == 2
+
+
+FAILING_WORKER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, {tests!r})
+    from test_rl_support import SyntheticGym
+    from thetaevolve.rl.settings import RLConfig
+    from thetaevolve.rl.train import join_processes, train_on_gym
+
+    class BrokenGym(SyntheticGym):
+        async def score(self, prompts, responses, batch_index=None):
+            if batch_index == 2:
+                raise RuntimeError("the sandbox pool died")
+            return await super().score(prompts, responses, batch_index)
+
+    state = join_processes()
+    gym = BrokenGym() if state.is_main_process else None
+    rl = RLConfig(steps=3, batch_size=2, samples_per_prompt=2, micro_batch_size=2,
+                  max_new_tokens=4, checkpoint_every=0)
+    train_on_gym(gym, rl, Path({out!r}), seed=0)
+    """
+)
+
+
+def test_a_failure_on_rank_0_stops_every_rank_instead_of_hanging(tmp_path):
+    script = tmp_path / "worker.py"
+    script.write_text(FAILING_WORKER.format(tests=str(TESTS), out=str(tmp_path / "ckpt")))
+    proc = torchrun([str(script)], timeout=300)
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert "the sandbox pool died" in output
+    assert "rank 0 failed: RuntimeError: the sandbox pool died" in output  # seen by rank 1

@@ -62,3 +62,16 @@ def test_loading_the_config_does_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_train_without_the_rl_extra_is_one_clear_error(tmp_path):
+    # Hide torch as if it were not installed: the command must say what to install.
+    code = (
+        "import sys; sys.modules['torch'] = None;"
+        "from thetaevolve.cli import main;"
+        f"sys.exit(main(['train', 'circle_packing_26', '--run-dir', {str(tmp_path / 'run')!r}]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "pip install 'thetaevolve[rl]'" in out.stderr and "torch" in out.stderr
+    assert not (tmp_path / "run").exists()

@@ -175,7 +175,6 @@ class StepCoordinator:
         self.step = 0  # optimizer steps done; the trainer keeps it current
         self._open: _OpenStep | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.last_rewards: list[float] = []  # global row order, on every rank
 
     # ---- 1. prompts -------------------------------------------------------------------------
 
@@ -223,7 +222,6 @@ class StepCoordinator:
         table = self.channel.broadcast(table)
         if isinstance(table, str):
             raise StepError(table)
-        self.last_rewards = [r for row in table for r in row]
         return [table[c.group][c.sample] for c in local]
 
     def _score_and_commit(self, gathered: list[list[Completion]]) -> list[list[float]]:

@@ -130,6 +130,19 @@ def join_processes() -> PartialState:
     return PartialState(cpu=not torch.cuda.is_available())
 
 
+def leave_processes() -> None:
+    """Wait for every rank, then close the process groups (a no-op alone).
+
+    A rank that exits while another one still works (rank 0 writing the summary) would
+    otherwise abort in the collective library's teardown.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def latest_checkpoint(output_dir: Path) -> Path | None:
     """The newest complete checkpoint (one that has its database position written)."""
     if not output_dir.is_dir():
@@ -268,6 +281,7 @@ def run_training(
             session.close()
         raise
     if session is None:
+        leave_processes()  # waits for rank 0 to write the summary
         return None
     try:
         summary = session.finalize()
@@ -285,6 +299,7 @@ def run_training(
         return {**summary, "training": training}
     finally:
         session.close()
+        leave_processes()
 
 
 def _open_session(
