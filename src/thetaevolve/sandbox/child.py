@@ -123,9 +123,11 @@ def _run_candidate(code: bytes, entry_point: str, max_bytes: int) -> int:
         _write_all(RESULT_FD, b'{"solution":' + text.encode() + b"}")
         return 0
     except MemoryError:
-        # Free what we can before formatting the message.
-        namespace = {}
-        _write_all(RESULT_FD, _record("memory", "MemoryError: the memory limit was reached"))
+        namespace = {}  # free what we can before formatting the message
+        try:
+            _write_all(RESULT_FD, _record("memory", "MemoryError: the memory limit was reached"))
+        except (OSError, MemoryError):
+            pass
         return 1
     except BaseException as exc:  # noqa: BLE001 - any failure of the candidate is data
         if isinstance(exc, SystemExit) and exc.code in (None, 0):
@@ -142,6 +144,7 @@ def _run_candidate(code: bytes, entry_point: str, max_bytes: int) -> int:
         return exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 1
 
 
+# Lock-down of the child, before any candidate code runs.
 
 
 def _mount(source: bytes, target: bytes, fstype: bytes | None, flags: int, data: bytes | None) -> None:

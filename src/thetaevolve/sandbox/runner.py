@@ -406,7 +406,8 @@ class Sandbox:
         cfg = self.config
         limits = {
             "RLIMIT_AS": cfg.memory_mb << 20,
-            "RLIMIT_CPU": int(math.ceil(timeout_s)) + 1,
+            # CPU time adds up over threads: a candidate allowed N threads may use N cores.
+            "RLIMIT_CPU": int(math.ceil(timeout_s * cfg.threads)) + 1,
             "RLIMIT_FSIZE": cfg.max_file_bytes,
             "RLIMIT_NOFILE": cfg.max_open_files,
             "RLIMIT_CORE": 0,
@@ -420,6 +421,8 @@ class Sandbox:
         """Run ``code``'s ``solve()`` isolated; data or a typed failure, never an exception."""
         if self._closed:
             raise RuntimeError("the sandbox is closed")
+        if not isinstance(code, str):
+            raise TypeError(f"code must be a str, got {type(code).__name__}")
         if timeout_s is not None and not (timeout_s > 0 and math.isfinite(timeout_s)):
             raise ValueError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
         timeout = float(timeout_s) if timeout_s is not None else self.default_timeout_s
@@ -451,6 +454,7 @@ class Sandbox:
                 self._idle.put(w)
 
     def close(self) -> None:
+        """Stop the workers (after their cleanup); call it once no ``run`` is in flight."""
         self._closed = True
         for w in self._workers:
             w.close()
@@ -462,11 +466,17 @@ class Sandbox:
         self.close()
 
     def __del__(self) -> None:
-        try:
-            if not self._closed:
-                self.close()
-        except Exception:  # noqa: BLE001
-            pass
+        # A forgotten close: kill the workers without waiting on anything.
+        if getattr(self, "_closed", True):
+            return
+        self._closed = True
+        for w in getattr(self, "_workers", []):
+            try:
+                w.stop(sweep=True)
+                if w.lease is not None:
+                    w.lease.release()
+            except Exception:  # noqa: BLE001 - never raise from a finalizer
+                pass
 
 
 def make_sandbox(task: Task, config: SandboxConfig) -> Sandbox:

@@ -42,6 +42,7 @@ else:  # run by path: the helpers sit next to this file
 
 _LEN = struct.Struct("!I")
 MAX_HEADER_BYTES = 1 << 16
+PR_SET_DUMPABLE = 4
 
 
 def write_frame(stream: BinaryIO, payload: bytes) -> None:
@@ -248,6 +249,9 @@ def main() -> None:
     os.dup2(2, 1)
     # Orphaned candidate descendants come to us (not to the host's init), to be reaped.
     proctree.LIBC.prctl(proctree.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    # Not dumpable: a candidate that shares our uid (started as an ordinary user) cannot
+    # ptrace the worker or read its memory to tamper with later candidates.
+    proctree.LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     # No PR_SET_PDEATHSIG here: it fires when the *thread* that started us ends, and the
     # parent starts workers from short-lived threads. EOF on the request pipe ends us instead.
     cfg = json.loads(read_frame(proto_in, MAX_HEADER_BYTES))
