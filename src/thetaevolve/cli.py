@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from thetaevolve import __version__
-from thetaevolve.config import ConfigError, load_config
+from thetaevolve.config import ConfigError, flag_overrides, load_config
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -144,10 +144,7 @@ def _run_overrides(args: argparse.Namespace) -> list[str]:
         ("gym.samples_per_prompt", args.samples_per_prompt), ("seed", args.seed),
         ("run_dir", args.run_dir),
     ]
-    for key, value in pairs:
-        if value is not None:
-            overrides.append(f"{key}={json.dumps(value) if isinstance(value, str) else value}")
-    return overrides
+    return overrides + flag_overrides(pairs)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -292,6 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--budget", type=int, default=None,
                    help="the run's total budget, counting candidates done before the stop")
+    p.add_argument("--steps", type=int, default=None,
+                   help="training runs only: the run's total number of RL steps")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_resume)
 

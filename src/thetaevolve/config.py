@@ -7,6 +7,7 @@ a flag that silently does nothing. ``load_config`` turns every validation proble
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -208,6 +209,19 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     except yaml.YAMLError as exc:
         raise ConfigError(f"--set {key}: the value {raw!r} is not valid YAML ({exc})") from exc
     return key.split("."), value
+
+
+def flag_overrides(pairs: list[tuple[str, Any]]) -> list[str]:
+    """``key=value`` overrides for the CLI flags that were given (None means not given).
+
+    Strings are JSON-quoted so that YAML reads them back as strings (a model named
+    ``1e-3`` or ``null`` stays a string).
+    """
+    return [
+        f"{key}={json.dumps(value) if isinstance(value, str) else value}"
+        for key, value in pairs
+        if value is not None
+    ]
 
 
 def _apply_override(tree: dict[str, Any], path: list[str], value: Any) -> None:

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from thetaevolve.config import flag_overrides
+
 REWARDS = ("original", "rl_normalized", "improve", "random")
 GENERATION = ("transformers", "vllm_colocate", "vllm_server")
 INSTALL_HINT = "thetaevolve train needs the rl extra: pip install 'thetaevolve[rl]'"
@@ -62,10 +64,7 @@ def train_overrides(args: argparse.Namespace) -> list[str]:
         ("rl.vllm_server_url", args.vllm_server_url), ("seed", args.seed),
         ("run_dir", args.run_dir),
     ]
-    for key, value in pairs:
-        if value is not None:
-            overrides.append(f"{key}={json.dumps(value) if isinstance(value, str) else value}")
-    return overrides
+    return overrides + flag_overrides(pairs)
 
 
 def training_config(args: argparse.Namespace) -> Any:
