@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
@@ -16,7 +15,6 @@ pytest.importorskip("trl", reason="the rl extra (trl) is not installed")
 from thetaevolve.cli import main  # noqa: E402
 from thetaevolve.config import load_config  # noqa: E402
 from thetaevolve.database.store import ProgramDatabase  # noqa: E402
-from thetaevolve.rl.cli import resume_training  # noqa: E402
 
 pytestmark = [pytest.mark.rl, pytest.mark.filterwarnings("ignore::FutureWarning")]
 
@@ -72,7 +70,7 @@ def test_train_writes_a_run_directory_like_an_inference_run(tmp_path, capsys):
     assert main(["show", str(run_dir), "--json"]) == 0
 
     # Resume for one more step: the model and optimizer continue from checkpoint-2.
-    assert resume_training(run_dir, argparse.Namespace(steps=3, quiet=True)) == 0
+    assert main(["resume", str(run_dir), "--steps", "3", "--quiet"]) == 0
     stored = programs(run_dir)
     assert len(stored) == 1 + 12
     assert sorted(c.iteration for c in stored[1:])[-2:] == [3, 3]
