@@ -168,3 +168,20 @@ def solve():
     assert seen["run_dir_visible"] is False and seen["home_visible"] is False
     assert all(name == ".pyenv" for name in seen["root"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["db.sqlite"]
+
+
+def test_nul_bytes_and_a_closed_result_channel_are_crashes(sandbox):
+    nul = sandbox.run("def solve():\n    return {}\n\x00", timeout_s=10)
+    assert nul.outcome is Outcome.CRASH and "null bytes" in nul.detail
+    closed = sandbox.run("import os\nos.close(3)\ndef solve():\n    return {'x': 1}\n", timeout_s=10)
+    assert closed.outcome is Outcome.CRASH
+
+
+def test_config_timeout_overrides_the_task_and_huge_timeouts_are_fine():
+    config = SandboxConfig(workers=1, timeout_s=0.5, use_bwrap="never", memory_mb=2048)
+    with make_sandbox(TinyTask(), config) as sb:
+        assert sb.default_timeout_s == 0.5
+        slow = sb.run("import time\ndef solve():\n    time.sleep(30)\n")
+        assert slow.outcome is Outcome.TIMEOUT
+        fast = sb.run("def solve():\n    return {'x': 1}\n", timeout_s=1e9)
+        assert fast.outcome is Outcome.OK

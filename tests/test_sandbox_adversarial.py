@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from adversarial.helpers import TinyTask, bwrap_modes
+from adversarial.helpers import CLONE_NEWNET, CLONE_NEWNS, TinyTask, bwrap_modes, can_unshare
 from thetaevolve.config import SandboxConfig
 from thetaevolve.sandbox import make_sandbox
 from thetaevolve.types import Outcome
@@ -179,7 +179,8 @@ def test_network_connection_to_a_local_listener(sandbox):
         port = listener.getsockname()[1]
         result = run_hostile(sandbox, program("network_connect", PORT=port))
         pending, _, _ = select.select([listener], [], [], 0.2)
-    if sandbox.use_bwrap or AS_ROOT:  # bwrap, or an empty network namespace as root
+    # bwrap, or (as root) an empty network namespace per candidate where one may be made
+    if sandbox.use_bwrap or (AS_ROOT and can_unshare(CLONE_NEWNET)):
         assert result.outcome is Outcome.CRASH, result
         assert pending == [], "the listening socket saw a connection"
     else:
@@ -242,6 +243,8 @@ def test_non_data_and_oversized_solutions_are_malformed(sandbox, name):
 
 
 def test_planted_files_reach_neither_the_next_candidate_nor_the_host(sandbox):
+    if not (sandbox.use_bwrap or (AS_ROOT and can_unshare(CLONE_NEWNS))):
+        pytest.skip("without bwrap or a private mount namespace, /tmp is shared")
     planted = sandbox.run(program("plant_files"), timeout_s=10)
     assert planted.outcome is Outcome.OK
     found = sandbox.run(program("find_planted_files"), timeout_s=10)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
+import os
+import sys
 
+from thetaevolve.sandbox.bwrap import bwrap_works
+from thetaevolve.sandbox.runner import WORKER_PATH
 from thetaevolve.tasks.base import Task
 from thetaevolve.types import Solution, Verdict
 
@@ -27,5 +30,24 @@ class TinyTask(Task):
 
 
 def bwrap_modes() -> list[str]:
-    """Both isolation paths where bwrap exists; only the plain one where it does not."""
-    return ["never", "always"] if shutil.which("bwrap") else ["never"]
+    """Both isolation paths where bwrap works here; only the plain one where it does not
+    (not installed, or a container that forbids the namespaces it needs)."""
+    works = not bwrap_works(sys.executable, WORKER_PATH, os.geteuid() == 0)
+    return ["never", "always"] if works else ["never"]
+
+
+def can_unshare(flags: int) -> bool:
+    """Whether this process may create the namespaces ``flags`` (root without bwrap uses a
+    network and a mount namespace per candidate; some containers forbid them)."""
+    import ctypes
+
+    pid = os.fork()
+    if pid == 0:
+        ok = ctypes.CDLL(None, use_errno=True).unshare(flags) == 0
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+CLONE_NEWNET = 0x40000000
+CLONE_NEWNS = 0x00020000

@@ -59,7 +59,7 @@ def _write_all(fd: int, data: bytes, deadline: float) -> None:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise WorkerTimeout("the worker did not accept the request in time")
-        _, writable, _ = select.select([], [fd], [], remaining)
+        _, writable, _ = select.select([], [fd], [], min(remaining, 3600.0))
         if writable:
             try:
                 view = view[os.write(fd, view[: 1 << 16]) :]
@@ -73,7 +73,7 @@ def _read_exact(fd: int, n: int, deadline: float) -> bytes:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise WorkerTimeout("the worker did not answer in time")
-        readable, _, _ = select.select([fd], [], [], remaining)
+        readable, _, _ = select.select([fd], [], [], min(remaining, 3600.0))
         if readable:
             chunk = os.read(fd, min(n, 1 << 20))
             if not chunk:
