@@ -185,3 +185,14 @@ def test_config_timeout_overrides_the_task_and_huge_timeouts_are_fine():
         assert slow.outcome is Outcome.TIMEOUT
         fast = sb.run("def solve():\n    return {'x': 1}\n", timeout_s=1e9)
         assert fast.outcome is Outcome.OK
+
+
+def test_candidate_can_import_what_the_worker_did_not(sandbox):
+    code = (
+        "import csv, xml.dom.minidom, wave, scipy.spatial\n"
+        "def solve():\n"
+        "    return {'ok': scipy.spatial.distance.euclidean([0, 0], [3, 4])}\n"
+    )
+    result = sandbox.run(code, timeout_s=30)
+    assert result.outcome is Outcome.OK, result
+    assert result.solution == {"ok": 5.0}

@@ -29,6 +29,8 @@ MS_NOSUID = 2
 MS_NODEV = 4
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
+MS_BIND = 4096
+MS_MOVE = 8192
 
 
 # Turning the candidate's return value into JSON text.
@@ -153,21 +155,57 @@ def _mount(source: bytes, target: bytes, fstype: bytes | None, flags: int, data:
         raise OSError(errno, f"mount {target.decode()}: {os.strerror(errno)}")
 
 
-def _private_tmp(fallback: str, uid: int, size: int) -> str:
-    """Root without bwrap: give the candidate fresh, size-capped /tmp, /var/tmp and /dev/shm
-    in a mount namespace of its own, so it can neither fill the host's disk through them
-    nor leave files there for the next candidate. They vanish with its last process."""
+def private_mounts(fallback: str, uid: int, size: int, reexpose: dict[str, list[str]]) -> str:
+    """Root without bwrap: a mount namespace of the candidate's own, where
+
+    - /tmp, /var/tmp and /dev/shm are fresh size-capped tmpfs, so the candidate can neither
+      fill the host's disk through them nor leave files there for the next candidate (they
+      vanish with its last process); its working directory lives in the new /tmp;
+    - a directory its uid cannot traverse (``reexpose`` keys, e.g. /root with 0700) is
+      covered by an empty one, into which the Python installation found below it (the
+      values, e.g. /root/.pyenv) is bound back at the same path, so imports keep working
+      and nothing else there is visible.
+
+    Returns the working directory; ``fallback`` where namespaces are not allowed here.
+    """
     if LIBC.unshare(CLONE_NEWNS) != 0:
-        return fallback  # no CAP_SYS_ADMIN here (some containers): the host directory it is
+        return fallback  # no CAP_SYS_ADMIN (some containers): the host directory it is
     _mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)
     for path, room in (("/tmp", size), ("/var/tmp", 4096), ("/dev/shm", 4096)):
         if os.path.isdir(path) and not os.path.islink(path):
             options = f"size={room},mode=0755".encode()
             _mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options)
+    for top, paths in reexpose.items():
+        stashed = []
+        for i, path in enumerate(paths):
+            stash = f"/tmp/.reexpose{i}"
+            os.mkdir(stash, 0o755)
+            _mount(path.encode(), stash.encode(), None, MS_BIND | MS_REC, None)
+            stashed.append((stash, path))
+        _mount(b"tmpfs", top.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=65536,mode=0755")
+        for stash, path in stashed:
+            _make_dirs(path)
+            _mount(stash.encode(), path.encode(), None, MS_MOVE, None)
+            os.rmdir(stash)
     workdir = "/tmp/work"
     os.mkdir(workdir, 0o700)
     os.chown(workdir, uid, uid)
     return workdir
+
+
+def _make_dirs(path: str) -> None:
+    parts = path.strip("/").split("/")
+    for depth in range(1, len(parts) + 1):
+        current = "/" + "/".join(parts[:depth])
+        if not os.path.isdir(current):
+            os.mkdir(current)
+            os.chmod(current, 0o755)
+
+
+def drop_privileges(uid: int) -> None:
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
 
 
 def child_main(
@@ -185,7 +223,7 @@ def child_main(
         # Nothing else may leak into the candidate: above all not the pipes to the parent.
         os.closerange(RESULT_FD + 1, 1 << 20)
         if cfg.get("private_tmp"):
-            workdir = _private_tmp(workdir, cfg["uid"], cfg["tmp_bytes"])
+            workdir = private_mounts(workdir, cfg["uid"], cfg["tmp_bytes"], cfg["reexpose"])
         os.chdir(workdir)
         for name, value in cfg["rlimits"].items():
             resource.setrlimit(getattr(resource, name), (value, value))
@@ -194,9 +232,7 @@ def child_main(
             LIBC.unshare(CLONE_NEWNET)
         uid = cfg.get("uid")
         if uid is not None:
-            os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
+            drop_privileges(uid)
         LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         # Set after the uid change, which clears it.
         LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)

@@ -26,6 +26,7 @@ import gc
 import json
 import os
 import select
+import stat
 import struct
 import sys
 import time
@@ -212,16 +213,36 @@ def _import_heavy(modules: list[str]) -> list[str]:
     return errors
 
 
-def _stdlib_readable(uid: int | None) -> bool:
-    """Whether a child running as ``uid`` can still import from the standard library."""
+def _unreachable_python_dirs() -> dict[str, list[str]]:
+    """Python directories below an ancestor that others may not traverse (e.g. a pyenv
+    under /root, mode 0700), grouped by that ancestor: what an unprivileged candidate would
+    otherwise be unable to import from."""
+    dirs = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    dirs |= {os.path.realpath(p) for p in sys.path if p and os.path.isdir(p)}
+    found: dict[str, list[str]] = {}
+    for path in sorted(dirs):
+        parts = path.strip("/").split("/")
+        for depth in range(1, len(parts)):
+            ancestor = "/" + "/".join(parts[:depth])
+            if not os.stat(ancestor).st_mode & stat.S_IXOTH:
+                paths = found.setdefault(ancestor, [])
+                if not any(path == p or path.startswith(p + "/") for p in paths):
+                    paths.append(path)
+                break
+    return found
+
+
+def _stdlib_readable(cfg: dict[str, Any]) -> bool:
+    """Whether a child set up like a candidate can still import from the standard library."""
+    uid = cfg.get("uid")
     if uid is None:
         return True
     pid = os.fork()
     if pid == 0:
         try:
-            os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
+            if cfg.get("private_tmp"):
+                child.private_mounts("/", uid, 1 << 20, cfg["reexpose"])
+            child.drop_privileges(uid)
             os.listdir(os.path.dirname(os.__file__))
             os._exit(0)
         except BaseException:  # noqa: BLE001
@@ -263,12 +284,13 @@ def main() -> None:
     proctree.baseline_pages = proctree.anon_pages(os.getpid())
     uid = cfg.get("uid")
     base = cfg["workdir_base"]
+    cfg["reexpose"] = _unreachable_python_dirs() if cfg.get("private_tmp") else {}
     if uid is not None:
         proctree.sweep_uid(uid)
     ready = {
         "ready": True,
         "import_errors": import_errors,
-        "stdlib_readable": _stdlib_readable(uid),
+        "stdlib_readable": _stdlib_readable(cfg),
         "stdlib": os.path.dirname(os.__file__),
     }
     write_frame(proto_out, json.dumps(ready).encode())
