@@ -193,6 +193,15 @@ def test_parent_environment_secret_is_out_of_reach(sandbox):
     assert "hunter2" not in result.stdout + result.stderr
 
 
+def test_host_processes_are_invisible(sandbox):
+    if not (sandbox.use_bwrap or (AS_ROOT and can_unshare(CLONE_NEWNS))):
+        pytest.skip("without bwrap or a private mount namespace, /proc is the host's")
+    result = run_hostile(sandbox, program("list_processes"))
+    assert result.outcome is Outcome.OK
+    assert os.getpid() not in result.solution["pids"]
+    assert len(result.solution["pids"]) <= 4  # itself, and in bwrap its init and worker
+
+
 def test_run_directory_cannot_be_read_or_written(sandbox, tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()

@@ -27,6 +27,7 @@ CLONE_NEWNS = 0x00020000
 
 MS_NOSUID = 2
 MS_NODEV = 4
+MS_NOEXEC = 8
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MS_BIND = 4096
@@ -161,6 +162,7 @@ def private_mounts(fallback: str, uid: int, size: int, reexpose: dict[str, list[
     - /tmp, /var/tmp and /dev/shm are fresh size-capped tmpfs, so the candidate can neither
       fill the host's disk through them nor leave files there for the next candidate (they
       vanish with its last process); its working directory lives in the new /tmp;
+    - /proc is a fresh instance that hides other users' processes;
     - a directory its uid cannot traverse (``reexpose`` keys, e.g. /root with 0700) is
       covered by an empty one, into which the Python installation found below it (the
       values, e.g. /root/.pyenv) is bound back at the same path, so imports keep working
@@ -175,6 +177,11 @@ def private_mounts(fallback: str, uid: int, size: int, reexpose: dict[str, list[
         if os.path.isdir(path) and not os.path.islink(path):
             options = f"size={room},mode=0755".encode()
             _mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options)
+    try:
+        # Its own view of /proc: other users' processes (their command lines) are hidden.
+        _mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, b"hidepid=2")
+    except OSError:
+        pass  # kernels before 5.8 share one set of procfs options: keep the host's view
     for top, paths in reexpose.items():
         stashed = []
         for i, path in enumerate(paths):
