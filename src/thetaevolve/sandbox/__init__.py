@@ -7,6 +7,12 @@
   MALFORMED_OUTPUT). It never raises for anything the candidate does.
 - ``close()``: stops any pre-started worker processes.
 It is also a context manager.
+
+Layout: ``runner`` (the pool, on the trusted side), ``results`` (defensive parsing into a
+RunResult), ``bwrap`` (the bubblewrap command line), ``uids`` (dedicated candidate uids when
+started as root); and, running in the worker processes with the standard library only,
+``worker`` (protocol and collection), ``child`` (lock-down and the ``solve()`` harness) and
+``proctree`` (memory of, and cleanup after, a candidate's processes).
 """
 
 from thetaevolve.sandbox.runner import make_sandbox
