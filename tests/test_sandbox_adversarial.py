@@ -164,7 +164,24 @@ def test_escaped_daemon_is_swept_before_the_next_candidate(sandbox):
 def test_ten_gigabytes_of_stdout_are_cut_at_the_cap(sandbox):
     result = run_hostile(sandbox, program("stdout_flood"))
     assert result.outcome is Outcome.CRASH and "output cap" in result.detail
-    assert len(result.stdout) <= 64 << 10
+    assert len(result.stdout) <= (64 << 10) + 100 and "bytes cut by the sandbox" in result.stdout
+
+
+def test_chatty_output_is_trimmed_not_fatal(sandbox):
+    code = (
+        "import sys\n"
+        "def solve():\n"
+        "    for i in range(20000):\n"
+        "        print('progress line', i)\n"
+        "    print('the last words', file=sys.stderr)\n"
+        "    return {'done': True}\n"
+    )
+    result = run_hostile(sandbox, code)
+    assert result.outcome is Outcome.OK and result.solution == {"done": True}
+    assert result.stdout.startswith("progress line 0\n")
+    assert result.stdout.endswith("progress line 19999\n")
+    assert "bytes cut by the sandbox" in result.stdout
+    assert result.stderr == "the last words\n"
 
 
 def test_huge_file_hits_the_file_size_limit(sandbox):

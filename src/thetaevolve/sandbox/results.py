@@ -74,7 +74,7 @@ def to_run_result(
         return failure(Outcome.MEMORY, "killed: its processes together exceeded the memory limit")
     if killed in ("stdout_cap", "stderr_cap"):
         stream = killed.split("_")[0]
-        return failure(Outcome.CRASH, f"killed: {stream} exceeded the output cap")
+        return failure(Outcome.CRASH, f"killed: {stream} flooded far past the output cap")
     if killed == "result_cap":
         return failure(
             Outcome.MALFORMED_OUTPUT, f"killed: the solution exceeded {max_solution_bytes} bytes"

@@ -292,7 +292,7 @@ class _Worker:
         payload = _frame(json.dumps(request).encode()) + _frame(code)
         started = time.monotonic()
         deadline = started + timeout_s + 2.0 + 0.1 * timeout_s
-        cap_out = sb.config.max_output_bytes + 1
+        cap_out = sb.config.max_output_bytes + 100  # room for the "bytes cut" marker
         cap_result = sb.config.max_solution_bytes + 4097
         try:
             self._send(payload, deadline)

@@ -43,6 +43,7 @@ else:  # run by path: the helpers sit next to this file
 
 _LEN = struct.Struct("!I")
 MAX_HEADER_BYTES = 1 << 16
+OUTPUT_KILL_FACTOR = 16  # stdout/stderr beyond 16 times their cap is a flood: kill
 PR_SET_DUMPABLE = 4
 
 
@@ -84,16 +85,22 @@ COMMON_MODULES = (
 
 
 class _Capture:
-    """One output pipe read into memory up to a cap."""
+    """One pipe read into memory: everything up to ``cap`` bytes, or (``keep_ends``) its
+    first and last halves of that with a marker between. Past ``kill_at`` bytes read in
+    all, the candidate is killed: a flood is cut, not drained to its end."""
 
-    def __init__(self, fd: int, cap: int) -> None:
+    def __init__(self, fd: int, cap: int, kill_at: int, keep_ends: bool = False) -> None:
         self.fd = fd
         self.cap = cap
-        self.data = bytearray()
+        self.kill_at = kill_at
+        self.keep_ends = keep_ends
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
         self.closed = False
 
     def read(self) -> bool:
-        """Reads what is available; returns False when the cap is exceeded."""
+        """Reads what is available; returns False once more than ``kill_at`` bytes came."""
         try:
             chunk = os.read(self.fd, 1 << 16)
         except BlockingIOError:
@@ -101,9 +108,26 @@ class _Capture:
         if not chunk:
             self.closed = True
             return True
-        room = self.cap + 1 - len(self.data)
-        self.data += chunk[:room]
-        return len(self.data) <= self.cap
+        self.total += len(chunk)
+        head_room = (self.cap // 2 if self.keep_ends else self.cap + 1) - len(self.head)
+        if head_room > 0:
+            self.head += chunk[:head_room]
+            chunk = chunk[head_room:]
+        if self.keep_ends and chunk:
+            self.tail += chunk
+            keep = self.cap - self.cap // 2
+            if len(self.tail) > 2 * keep:  # trim rarely, not on every chunk
+                del self.tail[:-keep]
+        return self.total <= self.kill_at
+
+    def data(self) -> bytes:
+        if not self.keep_ends:
+            return bytes(self.head[: self.cap])
+        keep = self.cap - self.cap // 2
+        tail = bytes(self.tail[-keep:]) if self.tail else b""
+        cut = self.total - len(self.head) - len(tail)
+        marker = f"\n[... {cut} bytes cut by the sandbox ...]\n".encode() if cut > 0 else b""
+        return bytes(self.head) + marker + tail
 
 
 def run_one(code: bytes, timeout: float, cfg: dict[str, Any], workdir: str) -> tuple[dict, list[bytes]]:
@@ -121,10 +145,12 @@ def run_one(code: bytes, timeout: float, cfg: dict[str, Any], workdir: str) -> t
         child.child_main(code, workdir, out_w, err_w, res_w, cfg)
     for fd in (out_w, err_w, res_w):
         os.close(fd)
+    cap = cfg["max_output_bytes"]
+    result_cap = cfg["max_solution_bytes"] + 4096
     captures = {
-        out_r: _Capture(out_r, cfg["max_output_bytes"]),
-        err_r: _Capture(err_r, cfg["max_output_bytes"]),
-        res_r: _Capture(res_r, cfg["max_solution_bytes"] + 4096),
+        out_r: _Capture(out_r, cap, OUTPUT_KILL_FACTOR * cap, keep_ends=True),
+        err_r: _Capture(err_r, cap, OUTPUT_KILL_FACTOR * cap, keep_ends=True),
+        res_r: _Capture(res_r, result_cap, result_cap),
     }
     names = {out_r: "stdout", err_r: "stderr", res_r: "result"}
     for fd in captures:
@@ -182,10 +208,10 @@ def run_one(code: bytes, timeout: float, cfg: dict[str, Any], workdir: str) -> t
     drain_until = time.monotonic() + 0.2
     for fd, capture in captures.items():
         while not capture.closed and time.monotonic() < drain_until:
-            before = len(capture.data)
+            before = capture.total
             if not capture.read() and not killed:
                 killed = f"{names[fd]}_cap"
-            if len(capture.data) == before and not capture.closed:
+            if capture.total == before and not capture.closed:
                 break
         os.close(fd)
     if os.WIFSIGNALED(status):
@@ -193,7 +219,7 @@ def run_one(code: bytes, timeout: float, cfg: dict[str, Any], workdir: str) -> t
     else:
         exit_code = os.WEXITSTATUS(status)
     header = {"exit_code": exit_code, "killed": killed, "runtime_s": runtime}
-    blobs = [bytes(c.data[: c.cap]) for c in (captures[out_r], captures[err_r], captures[res_r])]
+    blobs = [captures[fd].data() for fd in (out_r, err_r, res_r)]
     return header, blobs
 
 
