@@ -128,7 +128,9 @@ def test_fork_bomb_is_capped_and_killed(sandbox):
 def test_process_cap_holds_even_as_root(sandbox):
     result = run_hostile(sandbox, program("count_processes"))
     assert result.outcome is Outcome.OK
-    assert result.solution["forked"] < sandbox.config.max_processes
+    # As an ordinary user the cap counts all of the user's threads, whose number moves.
+    slack = 0 if AS_ROOT else 16
+    assert result.solution["forked"] < sandbox.config.max_processes + slack
 
 
 @pytest.mark.parametrize("name", ["memory_bomb", "numpy_memory_bomb", "forked_memory_bomb"])
