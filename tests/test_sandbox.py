@@ -154,7 +154,7 @@ def solve():
         except OSError as exc:
             seen[path] = type(exc).__name__
     seen["run_dir_visible"] = os.path.exists("{tmp_path}")
-    seen["root"] = sorted(os.listdir("/root"))
+    seen["root"] = sorted(os.listdir("/root")) if os.path.isdir("/root") else []
     seen["home_visible"] = os.path.exists("/home")
     open("mine.txt", "w").write("ok")
     return seen
@@ -164,7 +164,9 @@ def solve():
         result = sb.run(code, timeout_s=10)
     assert result.outcome is Outcome.OK, result
     seen = result.solution
-    assert all(seen[p] != "written" for p in ("/tmp/planted", "/usr/planted", f"{tmp_path}/planted"))
+    assert seen["/usr/planted"] != "written" and seen[f"{tmp_path}/planted"] != "written"
+    if os.geteuid() == 0:  # as an ordinary user the worker's own tmpfs is the candidate's too
+        assert seen["/tmp/planted"] != "written"
     assert seen["run_dir_visible"] is False and seen["home_visible"] is False
     assert all(name == ".pyenv" for name in seen["root"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["db.sqlite"]

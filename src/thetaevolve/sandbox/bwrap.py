@@ -59,7 +59,12 @@ def mount_args(executable: str, worker_path: str, tmp_bytes: int) -> list[str]:
         elif os.path.isdir(name):
             args += ["--ro-bind", name, name]
             bound.append(name)
-    made: set[str] = set()
+    args += ["--dev", "/dev", "--proc", "/proc"]
+    args += ["--perms", "0755", "--size", str(tmp_bytes), "--tmpfs", "/tmp"]
+    # Only the candidate's own directory is writable: no shared /dev/shm between candidates.
+    args += ["--perms", "0755", "--size", "4096", "--tmpfs", "/dev/shm"]
+    # The interpreter comes after /tmp, so that a virtualenv under /tmp stays visible.
+    made: set[str] = {"/tmp", "/dev"}
     for path in sorted(python_paths(executable), key=len):
         if _under(path, bound) or _under(os.path.realpath(path), bound):
             continue
@@ -76,10 +81,6 @@ def mount_args(executable: str, worker_path: str, tmp_bytes: int) -> list[str]:
     for name in WORKER_FILES:
         source = os.path.join(os.path.dirname(worker_path), name)
         args += ["--ro-bind", source, f"{WORKER_DIR_INSIDE}/{name}"]
-    args += ["--dev", "/dev", "--proc", "/proc"]
-    args += ["--perms", "0755", "--size", str(tmp_bytes), "--tmpfs", "/tmp"]
-    # Only the candidate's own directory is writable: no shared /dev/shm between candidates.
-    args += ["--perms", "0755", "--size", "4096", "--tmpfs", "/dev/shm"]
     return args
 
 

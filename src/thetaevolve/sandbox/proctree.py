@@ -81,6 +81,24 @@ def force_rmtree(path: str) -> None:
     shutil.rmtree(path, onerror=fix)
 
 
+def empty_dir(path: str) -> None:
+    """Remove everything inside ``path`` (a tmpfs private to this worker's bwrap): started
+    as an ordinary user, candidates share the worker's uid and may write there."""
+    try:
+        entries = os.listdir(path)
+    except OSError:
+        return
+    for name in entries:
+        target = os.path.join(path, name)
+        if os.path.isdir(target) and not os.path.islink(target):
+            force_rmtree(target)
+        else:
+            try:
+                os.unlink(target)
+            except OSError:
+                pass
+
+
 def sweep(workdir: str) -> None:
     """Kill whatever the last candidate left running and remove its directory.
 

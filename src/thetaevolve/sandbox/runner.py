@@ -197,6 +197,8 @@ class _Worker:
             "unshare_net": sb.as_root and not sb.use_bwrap,
             "private_tmp": sb.as_root and not sb.use_bwrap,
             "tmp_bytes": sb.tmp_bytes,
+            # Inside bwrap these are the worker's own tmpfs: emptied after every candidate.
+            "clear_dirs": ["/tmp", "/dev/shm"] if sb.use_bwrap else [],
         }
         try:
             _write_all(self._stdin_fd(), _frame(json.dumps(init).encode()), deadline)

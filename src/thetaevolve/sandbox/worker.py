@@ -338,6 +338,8 @@ def main() -> None:
             write_frame(proto_out, blob)
         proto_out.flush()
         proctree.sweep(workdir)
+        for shared in cfg.get("clear_dirs", ()):
+            proctree.empty_dir(shared)
         # Tells the parent this worker is clean again, before it sends the next candidate.
         write_frame(proto_out, b'{"clean":true}')
         proto_out.flush()
