@@ -101,13 +101,19 @@ def main() -> None:
     tput = throughput(args.jobs, cores)
     load_after = os.getloadavg()
     print(f"warm pool:          {warm_ms:8.1f} ms per trivial candidate (median of {args.runs})")
-    print(f"fresh interpreter:  {fresh_ms:8.1f} ms per trivial candidate (median of {args.fresh_runs})")
+    print(
+        f"fresh interpreter:  {fresh_ms:8.1f} ms per trivial candidate "
+        f"(median of {args.fresh_runs})"
+    )
     print(f"ratio:              {fresh_ms / warm_ms:8.1f}x")
     print(
         f"throughput:         {tput['per_s']:8.1f} /s of 50 ms candidates on {cores} cores "
         f"(ideal {tput['ideal_per_s']:.0f}/s): {100 * tput['fraction']:.0f}%"
     )
-    print(f"bwrap: {used_bwrap}; load average before {load_before[0]:.2f}, after {load_after[0]:.2f}")
+    print(
+        f"bwrap: {used_bwrap}; load average before {load_before[0]:.2f}, "
+        f"after {load_after[0]:.2f}"
+    )
     summary = {
         "warm_overhead_ms": round(warm_ms, 2),
         "fresh_overhead_ms": round(fresh_ms, 2),

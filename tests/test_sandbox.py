@@ -175,7 +175,8 @@ def solve():
 def test_nul_bytes_and_a_closed_result_channel_are_crashes(sandbox):
     nul = sandbox.run("def solve():\n    return {}\n\x00", timeout_s=10)
     assert nul.outcome is Outcome.CRASH and "null bytes" in nul.detail
-    closed = sandbox.run("import os\nos.close(3)\ndef solve():\n    return {'x': 1}\n", timeout_s=10)
+    code = "import os\nos.close(3)\ndef solve():\n    return {'x': 1}\n"
+    closed = sandbox.run(code, timeout_s=10)
     assert closed.outcome is Outcome.CRASH
 
 

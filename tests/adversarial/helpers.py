@@ -1,4 +1,4 @@
-"""Shared pieces for the sandbox tests: a trivial task and sandbox factories."""
+"""Shared pieces for the sandbox tests: a trivial task and which isolation paths work here."""
 
 from __future__ import annotations
 

@@ -150,7 +150,9 @@ def _run_candidate(code: bytes, entry_point: str, max_bytes: int) -> int:
 # Lock-down of the child, before any candidate code runs.
 
 
-def _mount(source: bytes, target: bytes, fstype: bytes | None, flags: int, data: bytes | None) -> None:
+def _mount(
+    source: bytes, target: bytes, fstype: bytes | None, flags: int, data: bytes | None
+) -> None:
     if LIBC.mount(source, target, fstype, flags, data) != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, f"mount {target.decode()}: {os.strerror(errno)}")

@@ -56,7 +56,8 @@ def to_run_result(
     exit_code = header.get("exit_code")
     exit_code = exit_code if isinstance(exit_code, int) else None
     runtime = header.get("runtime_s")
-    runtime = float(runtime) if isinstance(runtime, (int, float)) and math.isfinite(runtime) else 0.0
+    finite = isinstance(runtime, (int, float)) and math.isfinite(runtime)
+    runtime = float(runtime) if finite else 0.0
     killed = header.get("killed") or ""
     common = {
         "stdout": _text(stdout),

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+
 from thetaevolve.config import SandboxConfig
 from thetaevolve.sandbox.bwrap import bwrap_command, resolve_use_bwrap
 from thetaevolve.sandbox.results import to_run_result
@@ -216,7 +217,8 @@ class _Worker:
                 "stdlib",
                 f"candidates run as uid {self.uid}, which cannot read the Python installation "
                 f"({ready.get('stdlib')}); they can import only what the worker preloaded. "
-                "Install bubblewrap, or use an interpreter outside /root.",
+                "Run where bubblewrap or mount namespaces work, or use an interpreter "
+                "outside /root.",
             )
         self.awaiting_cleanup = False
 

@@ -130,7 +130,9 @@ class _Capture:
         return bytes(self.head) + marker + tail
 
 
-def run_one(code: bytes, timeout: float, cfg: dict[str, Any], workdir: str) -> tuple[dict, list[bytes]]:
+def run_one(
+    code: bytes, timeout: float, cfg: dict[str, Any], workdir: str
+) -> tuple[dict[str, Any], list[bytes]]:
     """Fork, collect, kill on deadline or overflow. Returns the reply header and blobs."""
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
