@@ -285,7 +285,7 @@ def test_planted_files_reach_neither_the_next_candidate_nor_the_host(sandbox):
     assert planted.outcome is Outcome.OK
     found = sandbox.run(program("find_planted_files"), timeout_s=10)
     assert found.outcome is Outcome.OK and found.solution["found"] == []
-    for place in ("/tmp", "/var/tmp", "/dev/shm"):
+    for place in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock"):
         assert not os.path.exists(os.path.join(place, "planted-by-candidate"))
 
 

@@ -1,7 +1,7 @@
 # Looks for what a previous candidate planted.
 import os
 
-PLACES = ["/tmp", "/var/tmp", "/dev/shm", os.path.expanduser("~"), "."]
+PLACES = ["/tmp", "/var/tmp", "/dev/shm", "/run/lock", os.path.expanduser("~"), "."]
 
 
 def solve():

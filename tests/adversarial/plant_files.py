@@ -1,7 +1,7 @@
 # Tries to leave files where the next candidate (or the host) would find them.
 import os
 
-PLACES = ["/tmp", "/var/tmp", "/dev/shm", os.path.expanduser("~"), "."]
+PLACES = ["/tmp", "/var/tmp", "/dev/shm", "/run/lock", os.path.expanduser("~"), "."]
 
 
 def solve():

@@ -161,9 +161,10 @@ def _mount(
 def private_mounts(fallback: str, uid: int, size: int, reexpose: dict[str, list[str]]) -> str:
     """Root without bwrap: a mount namespace of the candidate's own, where
 
-    - /tmp, /var/tmp and /dev/shm are fresh size-capped tmpfs, so the candidate can neither
-      fill the host's disk through them nor leave files there for the next candidate (they
-      vanish with its last process); its working directory lives in the new /tmp;
+    - /tmp and the other world-writable places (/var/tmp, /dev/shm, /run/lock, ...) are
+      fresh size-capped tmpfs, so the candidate can neither fill the host's disk through
+      them nor leave files there for the next candidate (they vanish with its last
+      process); its working directory lives in the new /tmp;
     - /proc is a fresh instance that hides other users' processes;
     - a directory its uid cannot traverse (``reexpose`` keys, e.g. /root with 0700) is
       covered by an empty one, into which the Python installation found below it (the
@@ -175,10 +176,14 @@ def private_mounts(fallback: str, uid: int, size: int, reexpose: dict[str, list[
     if LIBC.unshare(CLONE_NEWNS) != 0:
         return fallback  # no CAP_SYS_ADMIN (some containers): the host directory it is
     _mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)
-    for path, room in (("/tmp", size), ("/var/tmp", 4096), ("/dev/shm", 4096)):
+    flags = MS_NOSUID | MS_NODEV
+    _mount(b"tmpfs", b"/tmp", b"tmpfs", flags, f"size={size},mode=0755".encode())
+    for path in ("/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/dev/mqueue"):
         if os.path.isdir(path) and not os.path.islink(path):
-            options = f"size={room},mode=0755".encode()
-            _mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options)
+            try:
+                _mount(b"tmpfs", path.encode(), b"tmpfs", flags, b"size=4096,mode=0755")
+            except OSError:
+                pass  # an odd host layout: that place stays as it is
     try:
         # Its own view of /proc: other users' processes (their command lines) are hidden.
         _mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, b"hidepid=2")
