@@ -289,6 +289,15 @@ def test_planted_files_reach_neither_the_next_candidate_nor_the_host(sandbox):
         assert not os.path.exists(os.path.join(place, "planted-by-candidate"))
 
 
+def test_sysv_ipc_left_behind_is_gone_for_the_next_candidate(sandbox):
+    if not (sandbox.use_bwrap or (AS_ROOT and can_unshare(CLONE_NEWNET))):
+        pytest.skip("without bwrap or namespaces, SysV IPC is the host's")
+    planted = sandbox.run(program("plant_sysv_shm"), timeout_s=10)
+    assert planted.outcome is Outcome.OK and planted.solution["shmid"] >= 0
+    found = sandbox.run(program("find_sysv_shm"), timeout_s=10)
+    assert found.outcome is Outcome.OK and found.solution["segments"] == 0
+
+
 def test_a_candidate_cannot_poison_the_warm_worker(sandbox):
     assert sandbox.run(program("poison_worker_state"), timeout_s=10).outcome is Outcome.OK
     check = sandbox.run(program("check_worker_state"), timeout_s=10)

@@ -24,7 +24,14 @@ WORKER_DIR_INSIDE = "/sandbox"
 WORKER_FILES = ("worker.py", "child.py", "proctree.py")
 WORKER_PATH_INSIDE = f"{WORKER_DIR_INSIDE}/worker.py"
 # Root keeps only what the worker needs to hand each child to its own uid and clean up.
-ROOT_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
+ROOT_CAPS = (
+    "CAP_SETUID",
+    "CAP_SETGID",
+    "CAP_CHOWN",
+    "CAP_KILL",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+)
 
 
 @functools.lru_cache(maxsize=8)

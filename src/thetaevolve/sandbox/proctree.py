@@ -16,6 +16,7 @@ from typing import Any
 
 LIBC = ctypes.CDLL(None, use_errno=True)
 PR_SET_CHILD_SUBREAPER = 36
+IPC_RMID = 0
 
 
 def kill_group(pid: int) -> None:
@@ -97,6 +98,44 @@ def empty_dir(path: str) -> None:
                 os.unlink(target)
             except OSError:
                 pass
+
+
+def clear_sysv_ipc(uid: int | None) -> None:
+    """Remove every SysV shared-memory segment, semaphore set and message queue in our IPC
+    namespace (bwrap gives the worker one of its own, so all of them are candidates').
+    Only their owner may remove them, so as root this is done as the candidate uid."""
+    found: list[tuple[str, int]] = []
+    for kind in ("shm", "sem", "msg"):
+        try:
+            with open(f"/proc/sysvipc/{kind}") as fh:
+                rows = fh.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 1 and fields[1].isdigit():
+                found.append((kind, int(fields[1])))
+    if not found:
+        return
+    helper = os.fork() if uid is not None else 0
+    if helper:
+        os.waitpid(helper, 0)
+        return
+    try:
+        if uid is not None:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+        for kind, ident in found:
+            if kind == "shm":
+                LIBC.shmctl(ident, IPC_RMID, None)
+            elif kind == "sem":
+                LIBC.semctl(ident, 0, IPC_RMID)
+            else:
+                LIBC.msgctl(ident, IPC_RMID, None)
+    finally:
+        if uid is not None:
+            os._exit(0)
 
 
 def sweep(workdir: str) -> None:

@@ -200,6 +200,7 @@ class _Worker:
             "tmp_bytes": sb.tmp_bytes,
             # Inside bwrap these are the worker's own tmpfs: emptied after every candidate.
             "clear_dirs": ["/tmp", "/dev/shm"] if sb.use_bwrap else [],
+            "clear_ipc": sb.use_bwrap,  # so is its SysV IPC namespace
         }
         try:
             _write_all(self._stdin_fd(), _frame(json.dumps(init).encode()), deadline)

@@ -342,6 +342,8 @@ def main() -> None:
         proctree.sweep(workdir)
         for shared in cfg.get("clear_dirs", ()):
             proctree.empty_dir(shared)
+        if cfg.get("clear_ipc"):
+            proctree.clear_sysv_ipc(uid)
         # Tells the parent this worker is clean again, before it sends the next candidate.
         write_frame(proto_out, b'{"clean":true}')
         proto_out.flush()
