@@ -70,8 +70,9 @@ def read_frame(stream: BinaryIO, limit: int) -> bytes:
     return read_exact(stream, size)
 
 
-# Loaded before any fork: a candidate running as an unprivileged uid may be unable to read
-# an interpreter installed under /root, so what it commonly imports must already be here.
+# Loaded before any fork: cheap for every candidate, and where neither bwrap nor mount
+# namespaces can re-expose an interpreter under /root to the unprivileged candidate uid,
+# what candidates commonly import must already be here.
 COMMON_MODULES = (
     "math", "cmath", "random", "itertools", "functools", "collections", "heapq", "bisect",
     "copy", "dataclasses", "fractions", "decimal", "statistics", "typing", "re", "time",
