@@ -161,3 +161,29 @@ def test_draw_prompts_is_reproducible_for_a_seed(gym_parts):
     b = [p.sample.parent.id for p in gym.draw_prompts(5, 3)]
     assert a == b
     assert [p.key for p in gym.draw_prompts(2, 3)] == ["3:0", "3:1"]
+
+
+def test_evaluation_starts_while_other_prompts_are_still_generating(gym_parts):
+    gym, database, sandbox = gym_parts(**{"gym.batch_size": 2, "gym.samples_per_prompt": 1})
+    asyncio.run(gym.initialize())
+    runs_before = len(sandbox.runs)
+    better = _edit("    return 0.25 * 2.0", "    return 0.25 * 3.0")
+
+    class SlowSecondPrompt:
+        """The second prompt answers only once the first one's child has run."""
+
+        async def propose(self, prompts, n):
+            (prompt,) = prompts
+            if prompt.key.endswith(":1"):
+                for _ in range(500):
+                    if len(sandbox.runs) > runs_before:
+                        return [[Response(text="no edit here")]]
+                    await asyncio.sleep(0.01)
+                return [[Response(text="", error="first prompt's child never ran")]]
+            return [[Response(text=better)]]
+
+        async def aclose(self):
+            pass
+
+    report = asyncio.run(gym.step(SlowSecondPrompt()))
+    assert [r.outcome for r in report.records] == [Outcome.OK, Outcome.NO_DIFF]

@@ -196,31 +196,34 @@ class Gym:
         group of samples that agree costs one sandbox run and gets one fair reward.
         """
         index = self.next_batch_index if batch_index is None else batch_index
-        reward_rng = self.batch_rng(index, "reward")
-        plans: list[list[_Plan]] = []
         pending: dict[str, asyncio.Future[Evaluation]] = {}
-        for p_index, (prompt, group) in enumerate(zip(prompts, responses, strict=True)):
-            row = []
-            for s_index, response in enumerate(group):
-                plan = self._plan(prompt, response)
-                if plan.needs_run and plan.hash not in pending:
-                    pending[plan.hash] = asyncio.ensure_future(self._evaluate(plan.code))
-                row.append(plan)
-            plans.append(row)
-        if pending:
-            await asyncio.gather(*pending.values())
-        scored: list[list[ScoredChild]] = []
-        for p_index, (prompt, row) in enumerate(zip(prompts, plans)):
-            parent = prompt.sample.parent
-            out_row = []
-            for s_index, plan in enumerate(row):
-                evaluation = pending[plan.hash].result() if plan.needs_run else None
-                out_row.append(
-                    self._child(prompt, parent, plan, evaluation, index, reward_rng,
-                                p_index, s_index)
-                )
-            scored.append(out_row)
-        return scored
+        rows = await asyncio.gather(*(
+            self._score_group(p_index, prompt, group, index, pending)
+            for p_index, (prompt, group) in enumerate(zip(prompts, responses, strict=True))
+        ))
+        return list(rows)
+
+    async def _score_group(
+        self,
+        p_index: int,
+        prompt: Prompt,
+        group: list[Response],
+        batch_index: int,
+        pending: dict[str, "asyncio.Future[Evaluation]"],
+    ) -> list[ScoredChild]:
+        """Score the responses to one prompt; ``pending`` dedupes runs across the batch."""
+        plans = []
+        for response in group:
+            plan = self._plan(prompt, response)
+            # Check-and-insert with no await in between: one event loop, so no race.
+            if plan.needs_run and plan.hash not in pending:
+                pending[plan.hash] = asyncio.ensure_future(self._evaluate(plan.code))
+            plans.append(plan)
+        row = []
+        for s_index, plan in enumerate(plans):
+            evaluation = await pending[plan.hash] if plan.needs_run else None
+            row.append(self._child(prompt, plan, evaluation, batch_index, p_index, s_index))
+        return row
 
     def commit(
         self,
@@ -251,20 +254,28 @@ class Gym:
         return self.database.commit(drafts, meta=totals)
 
     async def step(self, proposer: Proposer, max_children: int | None = None) -> BatchReport:
-        """One batch with a proposer: draw, propose, score, commit."""
+        """One batch with a proposer: draw, propose, score, commit.
+
+        Each prompt's responses are scored as soon as they arrive, so the sandbox works
+        while the model is still generating for the other prompts of the batch.
+        """
         started = time.perf_counter()
         batch_index = self.next_batch_index
         n = self.config.gym.samples_per_prompt
-        count = self.config.gym.batch_size
-        if max_children is not None:
-            count = max(1, min(count, -(-max_children // n)))
+        quotas = _quotas(self.config.gym.batch_size, n, max_children)
         best_before = self.database.best()
-        prompts = self.draw_prompts(count, batch_index)
-        responses = await proposer.propose(prompts, n)
-        if max_children is not None:
-            responses = _trim(responses, max_children)
-            prompts = prompts[: len(responses)]
-        scored = await self.score(prompts, responses, batch_index)
+        prompts = self.draw_prompts(len(quotas), batch_index)
+        pending: dict[str, asyncio.Future[Evaluation]] = {}
+
+        async def propose_and_score(p_index: int, prompt: Prompt) -> list[ScoredChild]:
+            (group,) = await proposer.propose([prompt], n)
+            return await self._score_group(
+                p_index, prompt, group[: quotas[p_index]], batch_index, pending
+            )
+
+        scored = list(await asyncio.gather(
+            *(propose_and_score(i, prompt) for i, prompt in enumerate(prompts))
+        ))
         wall = time.perf_counter() - started
         records = self.commit(scored, wall_s=wall)
         best = self.database.best()
@@ -312,15 +323,17 @@ class Gym:
     def _child(
         self,
         prompt: Prompt,
-        parent: ProgramRecord,
         plan: "_Plan",
         evaluation: Evaluation | None,
         batch_index: int,
-        reward_rng: random.Random,
         p_index: int,
         s_index: int,
     ) -> ScoredChild:
+        parent = prompt.sample.parent
         response = plan.response
+        # One stream per child: the `random` reward control stays reproducible whatever
+        # order the evaluations finish in.
+        reward_rng = self.batch_rng(batch_index, f"reward:{p_index}:{s_index}")
         if evaluation is not None:
             outcome, score = evaluation.outcome, evaluation.score
             detail = _failure_detail(evaluation)
@@ -373,13 +386,9 @@ def _failure_detail(evaluation: Evaluation) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def _trim(responses: list[list[Response]], limit: int) -> list[list[Response]]:
-    """Keep the first ``limit`` responses in prompt order (the budget's last batch)."""
-    out: list[list[Response]] = []
-    left = limit
-    for group in responses:
-        if left <= 0:
-            break
-        out.append(group[:left])
-        left -= len(out[-1])
-    return out
+def _quotas(batch_size: int, n: int, max_children: int | None) -> list[int]:
+    """Children to keep per prompt: B prompts of n, the last batch cut to the budget."""
+    if max_children is None:
+        return [n] * batch_size
+    count = max(1, min(batch_size, -(-max_children // n)))
+    return [max(0, min(n, max_children - n * i)) for i in range(count)]
