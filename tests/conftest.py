@@ -36,7 +36,7 @@ class TinyTask(Task):
     def initial_program(self) -> str:
         return TINY_PROGRAM
 
-    def verify(self, solution, tol=0.0):
+    def judge(self, solution, tol):
         x = solution.get("x") if isinstance(solution, dict) else None
         if not isinstance(x, (int, float)) or not (0.0 <= x <= 1.0 + tol):
             return Verdict.invalid(f"x must be a number in [0, 1], got {x!r}")

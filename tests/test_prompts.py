@@ -39,7 +39,7 @@ class ToyTask(Task):
     def initial_program(self) -> str:
         return CODE
 
-    def verify(self, solution: Solution, tol: float = 0.0) -> Verdict:
+    def judge(self, solution: Solution, tol: float) -> Verdict:
         return Verdict(valid=True, score=0.0)
 
 

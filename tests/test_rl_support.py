@@ -35,7 +35,7 @@ class TargetCharacterTask(Task):
     def initial_program(self) -> str:
         return ""
 
-    def verify(self, solution: dict[str, Any], tol: float = 0.0) -> Verdict:
+    def judge(self, solution: dict[str, Any], tol: float) -> Verdict:
         text = solution.get("text")
         if not isinstance(text, str):
             return Verdict.invalid("text must be a string")

@@ -25,7 +25,7 @@ class TinyTask(Task):
     def initial_program(self) -> str:
         return "def solve():\n    return {'x': 1}\n"
 
-    def verify(self, solution: Solution, tol: float = 0.0) -> Verdict:
+    def judge(self, solution: Solution, tol: float) -> Verdict:
         return Verdict(valid=True, score=0.0)
 
 

@@ -67,11 +67,29 @@ class Task(abc.ABC):
     def initial_program(self) -> str:
         """A deliberately weak but valid program, with EVOLVE-BLOCK markers."""
 
-    @abc.abstractmethod
     def verify(self, solution: Solution, tol: float = 0.0) -> Verdict:
         """Judge a solution. ``tol`` = 0 is exact; a positive ``tol`` is an explicit opt-in.
 
-        Must never raise on bad data: malformed input is an invalid Verdict with a reason.
+        Never raises on bad data: malformed input (or a bad ``tol``) is an invalid Verdict
+        whose reason says what is wrong.
+        """
+        from thetaevolve.tasks._numbers import DataError, check_tol, safe_tol
+
+        try:
+            return self.judge(solution, check_tol(tol))
+        except (DataError, ArithmeticError) as exc:
+            return Verdict.invalid(str(exc), tolerance=safe_tol(tol))
+        except Exception as exc:  # noqa: BLE001 - a verifier must never raise on data
+            return Verdict.invalid(
+                f"unreadable solution ({type(exc).__name__}: {exc})", tolerance=safe_tol(tol)
+            )
+
+    @abc.abstractmethod
+    def judge(self, solution: Solution, tol: float) -> Verdict:
+        """The task's own check, with ``tol`` already validated.
+
+        Raise ``thetaevolve.tasks._numbers.DataError`` for malformed data; ``verify``
+        turns it into an invalid Verdict.
         """
 
     def is_better(self, a: float, b: float | None) -> bool:

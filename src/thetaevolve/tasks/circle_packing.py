@@ -19,7 +19,7 @@ from thetaevolve.tasks._circles import (
     plot_circles,
     violation_reason,
 )
-from thetaevolve.tasks._numbers import DataError, check_tol, safe_tol
+from thetaevolve.tasks._numbers import DataError
 from thetaevolve.tasks.base import KnownBound, RewardShaping, Task
 from thetaevolve.types import Solution, Verdict
 
@@ -151,14 +151,8 @@ class CirclePackingSquare(Task):
     def initial_program(self) -> str:
         return _INITIAL_PROGRAM.replace("__N__", str(self.n))
 
-    def verify(self, solution: Solution, tol: float = 0.0) -> Verdict:
-        try:
-            tol = check_tol(tol)
-            circles = parse_circles(solution, self.n)
-        except DataError as exc:
-            return Verdict.invalid(str(exc), tolerance=safe_tol(tol))
-        except Exception as exc:  # noqa: BLE001 - a verifier must never raise on data
-            return Verdict.invalid(f"unreadable solution ({type(exc).__name__}: {exc})", tolerance=safe_tol(tol))
+    def judge(self, solution: Solution, tol: float) -> Verdict:
+        circles = parse_circles(solution, self.n)
         found = exact_violations(circles, _UNIT_SQUARE, tol)
         if not found.ok:
             return Verdict.invalid(violation_reason(circles, found, tol), tolerance=tol)

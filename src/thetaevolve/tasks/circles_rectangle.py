@@ -26,7 +26,7 @@ from thetaevolve.tasks._circles import (
     plot_circles,
     violation_reason,
 )
-from thetaevolve.tasks._numbers import DataError, check_tol, real_scalar, safe_tol
+from thetaevolve.tasks._numbers import DataError, real_scalar
 from thetaevolve.tasks.base import KnownBound, RewardShaping, Task
 from thetaevolve.types import Solution, Verdict
 
@@ -174,15 +174,9 @@ class CirclesRectangle(Task):
     def initial_program(self) -> str:
         return _INITIAL_PROGRAM.replace("__N__", str(self.n))
 
-    def verify(self, solution: Solution, tol: float = 0.0) -> Verdict:
-        try:
-            tol = check_tol(tol)
-            circles = parse_circles(solution, self.n)
-            rect = _rectangle(solution)
-        except DataError as exc:
-            return Verdict.invalid(str(exc), tolerance=safe_tol(tol))
-        except Exception as exc:  # noqa: BLE001 - a verifier must never raise on data
-            return Verdict.invalid(f"unreadable solution ({type(exc).__name__}: {exc})", tolerance=safe_tol(tol))
+    def judge(self, solution: Solution, tol: float) -> Verdict:
+        circles = parse_circles(solution, self.n)
+        rect = _rectangle(solution)
         how = "exactly" if tol == 0 else f"with tolerance {tol:g}"
         box = None
         if rect is not None:
