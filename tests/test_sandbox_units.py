@@ -116,3 +116,25 @@ def test_mount_view_rebinds_the_interpreter_and_hides_the_rest(tmp_path):
         os.path.realpath(sys.base_prefix).startswith(b + "/") for b in binds
     )
     assert "/" not in binds and os.getcwd() not in binds and "/home" not in binds
+
+
+def test_empty_dir_keeps_the_interpreters_directories(tmp_path):
+    from thetaevolve.sandbox import proctree
+
+    keep_dir = tmp_path / "clone" / ".venv" / "site-packages"
+    keep_dir.mkdir(parents=True)
+    (keep_dir / "numpy.py").write_text("")
+    (tmp_path / "clone" / "junk.txt").write_text("x")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "f").write_text("x")
+    proctree.empty_dir(str(tmp_path), frozenset({str(keep_dir)}))
+    assert (keep_dir / "numpy.py").exists()
+    assert not (tmp_path / "clone" / "junk.txt").exists()
+    assert not (tmp_path / "other").exists()
+
+
+def test_only_outermost_python_dirs_are_rebound():
+    from thetaevolve.sandbox.child import _outermost
+
+    paths = ["/tmp/a/.venv", "/tmp/a/.venv/lib/site-packages", "/tmp/a/src", "/tmp/ab"]
+    assert _outermost(paths) == ["/tmp/a/.venv", "/tmp/a/src", "/tmp/ab"]

@@ -14,7 +14,7 @@ import resource
 import signal
 import sys
 import traceback
-from typing import Any
+from typing import Any, Iterable
 
 RESULT_FD = 3
 EXIT_SETUP_FAILED = 121  # the sandbox could not set the child up (never the candidate's fault)
@@ -177,14 +177,22 @@ def private_mounts(fallback: str, uid: int, size: int, reexpose: dict[str, list[
     if LIBC.unshare(CLONE_NEWNS) != 0:
         return fallback  # no CAP_SYS_ADMIN (some containers): the host directory it is
     _mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None)
+    # A virtualenv or checkout under /tmp (a CI clone, say) must stay importable once a
+    # fresh tmpfs covers /tmp: hold each such directory open now, bind it back after.
+    held = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY))
+            for path in _outermost(p for p in python_dirs() if _under(p, _COVERED))]
     flags = MS_NOSUID | MS_NODEV
     _mount(b"tmpfs", b"/tmp", b"tmpfs", flags, f"size={size},mode=0755".encode())
-    for path in ("/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/dev/mqueue"):
+    for path in _COVERED[1:]:
         if os.path.isdir(path) and not os.path.islink(path):
             try:
                 _mount(b"tmpfs", path.encode(), b"tmpfs", flags, b"size=4096,mode=0755")
             except OSError:
                 pass  # an odd host layout: that place stays as it is
+    for path, fd in held:
+        _make_dirs(path)
+        _mount(f"/proc/self/fd/{fd}".encode(), path.encode(), None, MS_BIND | MS_REC, None)
+        os.close(fd)
     try:
         # Its own view of /proc: other users' processes (their command lines) are hidden.
         _mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, b"hidepid=2")
@@ -206,6 +214,30 @@ def private_mounts(fallback: str, uid: int, size: int, reexpose: dict[str, list[
     os.mkdir(workdir, 0o700)
     os.chown(workdir, uid, uid)
     return workdir
+
+
+# World-writable places that get a fresh tmpfs in the candidate's mount namespace.
+_COVERED = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/dev/mqueue")
+
+
+def python_dirs() -> set[str]:
+    """Where this interpreter imports from: its prefixes and the directories on sys.path."""
+    dirs = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    dirs |= {os.path.realpath(p) for p in sys.path if p and os.path.isdir(p)}
+    return dirs
+
+
+def _under(path: str, roots: tuple[str, ...]) -> bool:
+    return any(path.startswith(root + "/") for root in roots)
+
+
+def _outermost(paths: Iterable[str]) -> list[str]:
+    """The paths that are not inside another one of them (binding those covers the rest)."""
+    kept: list[str] = []
+    for path in sorted(set(paths)):
+        if not any(path.startswith(k + "/") for k in kept):
+            kept.append(path)
+    return kept
 
 
 def _make_dirs(path: str) -> None:

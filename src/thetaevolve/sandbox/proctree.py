@@ -82,15 +82,24 @@ def force_rmtree(path: str) -> None:
     shutil.rmtree(path, onerror=fix)
 
 
-def empty_dir(path: str) -> None:
+def empty_dir(path: str, keep: frozenset[str] = frozenset()) -> None:
     """Remove everything inside ``path`` (a tmpfs private to this worker's bwrap): started
-    as an ordinary user, candidates share the worker's uid and may write there."""
+    as an ordinary user, candidates share the worker's uid and may write there.
+
+    Directories in ``keep`` (the interpreter's own, bound into /tmp when the virtualenv
+    lives there) and the directories leading to them are left in place.
+    """
     try:
         entries = os.listdir(path)
     except OSError:
         return
     for name in entries:
         target = os.path.join(path, name)
+        if target in keep:
+            continue
+        if any(k.startswith(target + "/") for k in keep):
+            empty_dir(target, keep)  # clear around the kept directory, not through it
+            continue
         if os.path.isdir(target) and not os.path.islink(target):
             force_rmtree(target)
         else:

@@ -246,10 +246,8 @@ def _unreachable_python_dirs() -> dict[str, list[str]]:
     """Python directories below an ancestor that others may not traverse (e.g. a pyenv
     under /root, mode 0700), grouped by that ancestor: what an unprivileged candidate would
     otherwise be unable to import from."""
-    dirs = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
-    dirs |= {os.path.realpath(p) for p in sys.path if p and os.path.isdir(p)}
     found: dict[str, list[str]] = {}
-    for path in sorted(dirs):
+    for path in sorted(child.python_dirs()):
         parts = path.strip("/").split("/")
         for depth in range(1, len(parts)):
             ancestor = "/" + "/".join(parts[:depth])
@@ -314,6 +312,7 @@ def main() -> None:
     uid = cfg.get("uid")
     base = cfg["workdir_base"]
     cfg["reexpose"] = _unreachable_python_dirs() if cfg.get("private_tmp") else {}
+    python_dirs = frozenset(child.python_dirs())  # never emptied out of a shared /tmp
     if uid is not None:
         proctree.sweep_uid(uid)
     ready = {
@@ -342,7 +341,7 @@ def main() -> None:
         proto_out.flush()
         proctree.sweep(workdir)
         for shared in cfg.get("clear_dirs", ()):
-            proctree.empty_dir(shared)
+            proctree.empty_dir(shared, python_dirs)
         if cfg.get("clear_ipc"):
             proctree.clear_sysv_ipc(uid)
         # Tells the parent this worker is clean again, before it sends the next candidate.
