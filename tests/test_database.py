@@ -379,6 +379,33 @@ def test_reinit_restarts_from_initial_and_best(tmp_path: Path) -> None:
     assert db.best().id == ok[0].id
 
 
+def test_stagnation_rule_reinitialises_a_converged_population(tmp_path: Path) -> None:
+    # ThetaEvolve's rule: reinit once best and second-lowest fitness are within the ratio.
+    db = fresh(tmp_path, num_islands=1, reinit_ratio=0.05, reinit_keep_best=1)
+    (a,) = db.commit([draft(1, 1.5, 1, "spread")])  # 1.0 vs 1.5: not converged
+    assert not [r for r in db.iter_programs() if r.kind == "reinit"]
+    # Fill the population with near-equal programs: now second-lowest / best > 0.95.
+    db.commit([draft(a.id, 1.5 + i * 1e-3, 2, f"same{i}") for i in range(5)])
+    db.commit([draft(a.id, 1.49, 3, "x")])
+    reinit = [r for r in db.iter_programs() if r.kind == "reinit"]
+    assert reinit, "a converged population must be re-initialised"
+    population = [db.get(p) for m in db._index.members for p in m]
+    assert {r.origin_id for r in population} == {1, db.best().id}
+
+
+def test_stagnation_rule_waits_for_min_batches_and_forces_at_max(tmp_path: Path) -> None:
+    db = fresh(tmp_path, num_islands=1, reinit_ratio=0.5, reinit_min_batches=3,
+               reinit_max_batches=0)
+    db.commit([draft(1, 1.0, 1, "a")])  # converged at once, but too early (batch 2 < 3)
+    assert not [r for r in db.iter_programs() if r.kind == "reinit"]
+    db.commit([draft(1, 1.0, 2, "b")])  # batch 3: due
+    assert [r for r in db.iter_programs() if r.kind == "reinit"]
+
+    forced = fresh(tmp_path / "forced", num_islands=1, reinit_ratio=1e-12, reinit_max_batches=2)
+    forced.commit([draft(1, 5.0, 1, "far")])  # not converged; batch 2 >= max: forced
+    assert [r for r in forced.iter_programs() if r.kind == "reinit"]
+
+
 # ---- lookups and meta ---------------------------------------------------------------------
 
 

@@ -114,6 +114,12 @@ class DatabaseConfig(_Section):
     feature_bins: int = Field(10, ge=1)
     reinit_every: int = Field(0, ge=0)  # batches between re-initialisations; 0 disables
     reinit_keep_best: int = Field(0, ge=0)
+    # ThetaEvolve's stagnation rule (thetaevolve.md §2.6): re-initialise when the population
+    # has converged, |best - second lowest| / |best| < reinit_ratio (on fitness), at least
+    # reinit_min_batches after the last one; forced after reinit_max_batches (0: never).
+    reinit_ratio: float = Field(0.0, ge=0.0)  # 0 disables the rule
+    reinit_min_batches: int = Field(0, ge=0)
+    reinit_max_batches: int = Field(0, ge=0)
     # Stored records are immutable, so the most recently read ones are kept in memory:
     # parents come mostly from the archive and cell elites, which are read again and again.
     record_cache_size: int = Field(4096, ge=0)

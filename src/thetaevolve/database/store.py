@@ -27,9 +27,12 @@ The rules, in one place:
 * **Population cap.** After each commit, an island above ``population_size`` loses its
   lowest-ranked members (fitness, then age) until it fits; its best is never evicted.
   Evicted programs stay stored (and keep counting for ``contains_hash``).
-* **Re-initialisation** (``reinit_every`` > 0 commits): the population is cleared and
-  restarts from a copy of the initial program on every island plus the
-  ``reinit_keep_best`` best programs ever found, dealt round-robin over the islands.
+* **Re-initialisation**, every ``reinit_every`` commits, or by ThetaEvolve's stagnation
+  rule (``reinit_ratio`` > 0: the live population's best and second-lowest fitness are
+  within that ratio of the best, between ``reinit_min_batches`` and a forced one after
+  ``reinit_max_batches``): the population is cleared and restarts from a copy of the
+  initial program on every island plus the ``reinit_keep_best`` best programs ever found,
+  dealt round-robin over the islands.
 
 Reproducibility: sampling depends only on the rng and the store's contents (see index.py).
 Cost: sampling and inserting are O(1) or O(log) in the store's size; eviction, migration and
@@ -539,10 +542,26 @@ class ProgramDatabase:
                     self._copied[int(index.island[pid])].discard(origin)
         return [(pid, batch) for pid in sorted(gone)]
 
+    def _reinit_due(self, batch: int) -> bool:
+        """The periodic rule (``reinit_every``) or ThetaEvolve's stagnation rule."""
+        config, index = self.config, self._index
+        if config.reinit_every and batch % config.reinit_every == 0:
+            return True
+        if config.reinit_ratio <= 0:
+            return False
+        since = batch - int(self._state.get("reinit_batch", 0))
+        if since < config.reinit_min_batches:
+            return False
+        if config.reinit_max_batches and since >= config.reinit_max_batches:
+            return True
+        live = np.flatnonzero(index.live[: index.end])
+        return _stagnated(index.fitness[live], config.reinit_ratio)
+
     def _maybe_reinit(self, batch: int, now: float) -> list[Row]:
         config, index, state = self.config, self._index, self._state
-        if config.reinit_every == 0 or batch % config.reinit_every or self._initial_id is None:
+        if self._initial_id is None or not self._reinit_due(batch):
             return []
+        state["reinit_batch"] = batch
         # The best proposals ever found (copies share their origin's fitness, so they are
         # left out), the initial program excluded: it comes back on every island anyway.
         ok_ids = np.flatnonzero(~np.isnan(index.fitness[: index.end]))
@@ -561,6 +580,19 @@ class ProgramDatabase:
             rows.append(self._copy(pid, position % config.num_islands, REINIT, batch, now,
                                    generation=0))
         return rows
+
+
+def _stagnated(fitness: np.ndarray, ratio: float) -> bool:
+    """ThetaEvolve's convergence test: the best and the second-lowest fitness of the live
+    population (the lowest when there are only two) are within ``ratio`` of the best."""
+    ranked = np.sort(fitness[~np.isnan(fitness)])
+    if len(ranked) < 2:
+        return False
+    best = float(ranked[-1])
+    compare = float(ranked[1] if len(ranked) > 2 else ranked[0])
+    if abs(best) < 1e-9:
+        return False
+    return abs(best - compare) / abs(best) < ratio
 
 
 def _record_of(row: Row, child: ChildDraft) -> ProgramRecord:
