@@ -116,7 +116,7 @@ def clear_sysv_ipc(uid: int | None) -> None:
     found: list[tuple[str, int]] = []
     for kind in ("shm", "sem", "msg"):
         try:
-            with open(f"/proc/sysvipc/{kind}") as fh:
+            with open(f"/proc/sysvipc/{kind}", "rb") as fh:  # binary: no text decoder
                 rows = fh.read().splitlines()[1:]
         except OSError:
             continue
@@ -163,8 +163,12 @@ def sweep(workdir: str) -> None:
         for pid in children:
             kill_group(pid)
         time.sleep(0.001)
-    if os.path.lexists(workdir):
-        force_rmtree(workdir)
+    try:
+        os.rmdir(workdir)  # the common case, an empty directory: one syscall, no tree walk
+    except FileNotFoundError:
+        pass
+    except OSError:
+        force_rmtree(workdir)  # not empty, or not a plain directory: walk and remove it
 
 
 def _children() -> list[int]:
