@@ -138,3 +138,44 @@ def test_only_outermost_python_dirs_are_rebound():
 
     paths = ["/tmp/a/.venv", "/tmp/a/.venv/lib/site-packages", "/tmp/a/src", "/tmp/ab"]
     assert _outermost(paths) == ["/tmp/a/.venv", "/tmp/a/src", "/tmp/ab"]
+
+
+_COLLAPSE_PROBE = """
+import ctypes, mmap, sys
+from thetaevolve.sandbox import proctree
+
+size = 8 << 20
+buf = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+buf.write(b"x" * size)  # resident, like a heap after the imports
+start = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+collapsed = proctree.collapse_to_huge_pages()
+huge_kb = 0
+inside = False
+for line in open("/proc/self/smaps"):
+    first = line.split()[0]
+    if "-" in first and not first.endswith(":"):
+        lo, hi = (int(x, 16) for x in first.split("-"))
+        inside = lo <= start < hi
+    elif inside and first == "AnonHugePages:":
+        huge_kb = int(line.split()[1])
+print(collapsed, huge_kb)
+"""
+
+
+def test_collapse_to_huge_pages_backs_anonymous_memory_with_huge_pages():
+    import subprocess
+    import sys
+
+    thp = "/sys/kernel/mm/transparent_hugepage/enabled"
+    if not os.path.exists(thp) or "[never]" in open(thp).read():
+        pytest.skip("no transparent huge pages here")
+    out = subprocess.run(
+        [sys.executable, "-c", _COLLAPSE_PROBE], capture_output=True, text=True, check=True
+    ).stdout.split()
+    collapsed, huge_kb = int(out[0]), int(out[1])
+    release = tuple(int(part) for part in os.uname().release.split("-")[0].split(".")[:2])
+    if collapsed == 0 and release < (6, 1):
+        pytest.skip("MADV_COLLAPSE needs Linux 6.1")
+    # 8 MiB at any alignment holds at least three aligned 2 MiB pages.
+    assert collapsed >= 6 << 20
+    assert huge_kb >= 6 << 10

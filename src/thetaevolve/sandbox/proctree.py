@@ -70,6 +70,43 @@ def tree_memory() -> int:
 
 
 
+# Fork copies one page-table entry per resident anonymous 4 KiB page, and the child's exit
+# tears them all down again: with numpy and scipy.optimize imported that is ~10,000 entries
+# and about a millisecond each way, per candidate. Collapsed into 2 MiB pages, the heap costs
+# one entry per 2 MiB at fork (measured here: fork 1.25 -> 0.95 ms, ~0.4 ms less CPU per
+# candidate in all). Isolation is unchanged: the memory stays private copy-on-write, and a
+# child's write splits the huge page and copies 4 KiB in that child only.
+MADV_COLLAPSE = 25  # Linux 6.1+; EINVAL elsewhere, where nothing changes
+_HUGE = 2 << 20
+
+
+def collapse_to_huge_pages(maps_path: str = "/proc/self/maps") -> int:
+    """Best effort: back this process's anonymous writable memory (the malloc heap, Python's
+    arenas) with transparent huge pages. Returns the bytes collapsed (0 where unsupported).
+
+    No MADV_HUGEPAGE: memory touched later (in candidates too) keeps the system's default.
+    """
+    madvise = LIBC.madvise
+    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    madvise.restype = ctypes.c_int
+    try:
+        with open(maps_path, "rb") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return 0
+    collapsed = 0
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 5 or fields[1] != b"rw-p" or fields[5:] not in ([], [b"[heap]"]):
+            continue  # only private anonymous memory: no files, stacks or special mappings
+        start, end = (int(x, 16) for x in fields[0].split(b"-"))
+        start = (start + _HUGE - 1) & ~(_HUGE - 1)
+        end &= ~(_HUGE - 1)
+        if end - start >= _HUGE and madvise(start, end - start, MADV_COLLAPSE) == 0:
+            collapsed += end - start
+    return collapsed
+
+
 def force_rmtree(path: str) -> None:
     def fix(func: Any, target: str, _exc: Any) -> None:
         try:
