@@ -201,6 +201,8 @@ class _Worker:
             # Inside bwrap these are the worker's own tmpfs: emptied after every candidate.
             "clear_dirs": ["/tmp", "/dev/shm"] if sb.use_bwrap else [],
             "clear_ipc": sb.use_bwrap,  # so is its SysV IPC namespace
+            # ~30 ms once, repaid at about 0.4 ms per fork: only for workers that live on.
+            "huge_pages": sb.config.warm_pool,
         }
         try:
             _write_all(self._stdin_fd(), _frame(json.dumps(init).encode()), deadline)

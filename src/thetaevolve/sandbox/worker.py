@@ -309,7 +309,8 @@ def main() -> None:
     gc.collect()
     gc.freeze()
     # Fewer page-table entries to copy at every fork (and to free at every child's exit).
-    proctree.collapse_to_huge_pages()
+    if cfg.get("huge_pages"):
+        proctree.collapse_to_huge_pages()
     proctree.baseline_pages = proctree.anon_pages(os.getpid())
     uid = cfg.get("uid")
     base = cfg["workdir_base"]
