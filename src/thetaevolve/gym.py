@@ -342,10 +342,10 @@ class Gym:
             outcome, score, detail, metrics = plan.outcome or Outcome.NO_DIFF, None, plan.detail, {}
         reward = compute_reward(self.task, self.config.gym, outcome, score, parent.score,
                                 reward_rng)
-        metrics.update(
-            reward=reward, tokens_in=response.tokens_in, tokens_out=response.tokens_out,
-            truncated=response.truncated,
-        )
+        # The metrics are the evaluation's own: they are shown to the model in later prompts,
+        # so LLM bookkeeping (tokens, truncation) stays in the run's usage totals instead.
+        if response.truncated:
+            metrics["truncated"] = True  # a cut response explains a failed edit
         draft = ChildDraft(
             parent_id=parent.id, code=plan.stored_code, code_hash=plan.hash,
             outcome=outcome, score=score,
