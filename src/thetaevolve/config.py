@@ -109,6 +109,8 @@ class DatabaseConfig(_Section):
     exploration_ratio: float = Field(0.2, ge=0.0, le=1.0)  # uniform within the island
     exploitation_ratio: float = Field(0.6, ge=0.0, le=1.0)  # from the island's archive members
     # the remaining 1 - exploration - exploitation is uniform over everything
+    # Crossover donors drawn per parent for the offline mutator (prompts show
+    # prompt.num_inspirations of them to a model).
     num_inspirations: int = Field(2, ge=0)
     feature_dimensions: list[str] = Field(default_factory=lambda: ["score", "code_length"])
     feature_bins: int = Field(10, ge=1)
