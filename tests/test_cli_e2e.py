@@ -122,6 +122,7 @@ def test_tasks_json_lists_direction_and_bound(capsys):
     rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
     assert rows[TASK]["direction"] == "max"
     assert rows[TASK]["best_known"] > 2.63
+    assert "circles" in rows[TASK]["solution_format"]
 
 
 def test_show_works_while_another_process_holds_the_store(finished_run, capsys):

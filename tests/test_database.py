@@ -463,3 +463,12 @@ def test_record_cache_does_not_change_what_is_sampled(tmp_path: Path) -> None:
         assert len(other._cache) <= size
         other.close()
     assert results[0] == results[1] == results[2]
+
+
+def test_proposal_scores_and_initial_match_the_records(tmp_path: Path) -> None:
+    db = fresh(tmp_path, num_islands=3)
+    evolve(db, 4)
+    records = list(db.iter_programs(include_copies=False))
+    assert db.proposal_scores() == [r.score for r in records]
+    assert None in db.proposal_scores()  # failures are kept, as None
+    assert db.initial().id == records[0].id and db.initial().parent_id is None

@@ -43,6 +43,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
             "best_known": best.value if best else None,
             "best_known_source": best.source if best else None,
             "timeout_s": task.timeout_s,
+            "solution_format": task.solution_format,
             "known_bounds": [
                 {"value": b.value, "source": b.source, "note": b.note} for b in task.known_bounds
             ],
@@ -61,7 +62,6 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from thetaevolve.tasks import get_task
     from thetaevolve.tasks.io import load_solution_file
 
     task = _task(args.task)
@@ -89,7 +89,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"valid ({mode}): score {verdict.score!r}{bound}")
     else:
         print(f"invalid: {verdict.reason}")
-    del get_task
     return EXIT_OK if verdict.valid else EXIT_FAILED
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from typing import Any, Callable
@@ -112,7 +111,3 @@ async def evolve(
     summary = session.finalize()
     session.log("summary", **summary)
     return summary
-
-
-def run_evolution(session: Session, budget: int, quiet: bool = False) -> dict[str, Any]:
-    return asyncio.run(evolve(session, budget, quiet=quiet))

@@ -52,10 +52,6 @@ class ScoredChild:
     response: Response
 
     @property
-    def evaluated(self) -> bool:
-        return self.evaluation is not None
-
-    @property
     def reward(self) -> float:
         return self.draft.reward
 

@@ -12,11 +12,11 @@ def best_so_far(database, task: Task) -> tuple[list[int], list[float]]:
     xs: list[int] = []
     ys: list[float] = []
     best: float | None = None
-    for position, record in enumerate(database.iter_programs(include_copies=False)):
-        if record.score is None:
+    for position, score in enumerate(database.proposal_scores()):
+        if score is None:
             continue
-        if task.is_better(record.score, best):
-            best = record.score
+        if task.is_better(score, best):
+            best = score
             xs.append(position)  # the initial program is position 0
             ys.append(best)
     return xs, ys

@@ -227,8 +227,7 @@ def _clean(value: float | None) -> float | None:
 def summarize(run_dir: Path, database: ProgramDatabase, task: Task) -> dict[str, Any]:
     """The run summary, derived from the store and the best-solution file only."""
     counts = database.outcome_counts()
-    # Ids are monotonic, so the first proposal stored is the initial program.
-    initial = next(iter(database.iter_programs(include_copies=False)), None)
+    initial = database.initial()
     initial_programs = int(database.get_meta("initial_programs") or 0)
     if initial is not None and initial_programs:
         key = initial.outcome.value

@@ -270,6 +270,21 @@ class SQLiteStore:
                 yield _record(row)
             last = rows[-1][0]
 
+    def proposal_scores(self, batch: int = 4096) -> Iterator[float | None]:
+        """The score column of every proposal in id order, without reading code or texts."""
+        last = 0
+        while True:
+            rows = self._db.execute(
+                "SELECT id, score FROM programs WHERE kind = 'proposal' AND id > ? "
+                "ORDER BY id LIMIT ?",
+                (last, batch),
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield row[1]
+            last = rows[-1][0]
+
     def has_hash(self, hash_key: int, code_hash: str) -> bool:
         row = self._db.execute(
             "SELECT 1 FROM programs WHERE hash_key = ? AND code_hash = ? LIMIT 1",

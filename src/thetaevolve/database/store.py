@@ -247,6 +247,16 @@ class ProgramDatabase:
         chain.reverse()
         return chain
 
+    def initial(self) -> ProgramRecord | None:
+        """The run's initial program (the first successful root proposal)."""
+        return None if self._initial_id is None else self.get(self._initial_id)
+
+    def proposal_scores(self) -> list[float | None]:
+        """Every proposal's raw score (None for failures) in id order: plots read this
+        column alone instead of whole records."""
+        with self._lock:
+            return list(self._store.proposal_scores())
+
     def iter_programs(self, include_copies: bool = True) -> Iterator[ProgramRecord]:
         """Every stored program in id order (read in pages, never all at once)."""
         for record in self._store.iter_records():
