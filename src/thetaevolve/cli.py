@@ -15,12 +15,13 @@ from typing import Any, Sequence
 
 from thetaevolve import __version__
 from thetaevolve.config import ConfigError, flag_overrides, load_config
+from thetaevolve.errors import UserError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-class CLIError(Exception):
-    """A user-facing error: printed as one line, exit code 2."""
+class CLIError(UserError):
+    """A user-facing error found by the CLI itself: printed as one line, exit code 2."""
 
 
 def _print_json(data: Any) -> None:
@@ -314,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.func(args) or 0)
-    except (CLIError, ConfigError, RunDirError) as exc:
+    except (UserError, ConfigError, RunDirError) as exc:
         print(f"thetaevolve: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
