@@ -1,7 +1,8 @@
 """The ``thetaevolve`` command line.
 
-Exit codes: 0 success; 1 the thing checked is invalid or failed (verify, eval); 2 bad
-input (unreadable file, bad configuration, unusable run directory); 130 interrupted.
+Exit codes: 0 success; 1 the thing checked is invalid or failed (verify, eval), or the
+model endpoint cannot serve the run; 2 bad input (unreadable file, bad configuration,
+unusable run directory); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -9,13 +10,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
 
 from thetaevolve import __version__
-from thetaevolve.config import ConfigError, flag_overrides, load_config
+from thetaevolve.config import ConfigError, flag_overrides, load_config, parse_override
 from thetaevolve.errors import UserError
+from thetaevolve.signals import EXIT_TERMINATED, Terminated, terminate_as_interrupt
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -135,8 +138,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
 # ---- run / resume / show ----------------------------------------------------------------------
 
 
+_FLAG_FOR_KEY = {
+    "task": "the TASK argument", "llm.kind": "--llm", "llm.base_url": "--base-url",
+    "llm.model": "--model", "budget": "--budget", "gym.batch_size": "--batch-size",
+    "gym.samples_per_prompt": "--samples-per-prompt", "seed": "--seed", "run_dir": "--run-dir",
+}
+
+
 def _run_overrides(args: argparse.Namespace) -> list[str]:
-    """CLI flags as config overrides; explicit flags win over --set."""
+    """CLI flags as config overrides. A ``--set`` for a key that a flag (or the TASK
+    argument) also gives is refused: one of the two would be dropped without a word."""
     overrides = list(args.set or [])
     pairs = [
         ("llm.kind", args.llm), ("llm.base_url", args.base_url), ("llm.model", args.model),
@@ -144,15 +155,23 @@ def _run_overrides(args: argparse.Namespace) -> list[str]:
         ("gym.samples_per_prompt", args.samples_per_prompt), ("seed", args.seed),
         ("run_dir", args.run_dir),
     ]
+    given = {"task"} | {key for key, value in pairs if value is not None}
+    for text in overrides:
+        key = ".".join(parse_override(text)[0])
+        if key in given:
+            raise CLIError(f"--set {key} and {_FLAG_FOR_KEY[key]} both set {key}; give it once")
     return overrides + flag_overrides(pairs)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from thetaevolve.session import Session
 
+    from thetaevolve.preflight import check_before_run
+
     overrides = [f"task={json.dumps(args.task)}"] + _run_overrides(args)
     config = load_config(args.config, overrides=overrides)
     _task(config.task)
+    check_before_run(config)  # extras and the model endpoint, before anything is created
     session = Session.create(config, Path(config.run_dir) if config.run_dir else None)
     print(f"run directory: {session.run_dir}", file=sys.stderr)
     return _evolve(session, config.budget, args.quiet)
@@ -161,53 +180,81 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     from thetaevolve.session import Session, read_marker
 
+    from thetaevolve.preflight import check_before_run
+    from thetaevolve.resume_settings import check_resume_overrides
+
     run_dir = Path(args.run_dir)
     marker = read_marker(run_dir)
     if marker.get("kind") == "train":
+        if args.set:
+            raise CLIError("resume of a training run takes --steps, not --set; nothing was changed")
         from thetaevolve.rl.cli import resume_training
 
-        return resume_training(run_dir, args)
-    overrides = [f"budget={args.budget}"] if args.budget is not None else []
+        with terminate_as_interrupt():
+            return resume_training(run_dir, args)
+    if args.steps is not None:
+        raise CLIError(f"{run_dir} is an evolve run; --steps is for training runs "
+                       "(give --budget, its total number of candidates)")
+    overrides = list(args.set or [])
+    check_resume_overrides(overrides)
+    if args.budget is not None:
+        if any(o.split("=", 1)[0].strip() == "budget" for o in overrides):
+            raise CLIError("--set budget and --budget both set budget; give it once")
+        overrides.append(f"budget={args.budget}")
+    if overrides:  # the endpoint as it will be used, checked before anything changes
+        try:
+            check_before_run(load_config(run_dir / "config.yaml", overrides=overrides))
+        except ConfigError as exc:
+            raise CLIError(f"{run_dir / 'config.yaml'}: {exc}") from None
+    else:
+        try:
+            check_before_run(load_config(run_dir / "config.yaml"))
+        except ConfigError:
+            pass  # Session.resume names the problem
     session = Session.resume(run_dir, overrides)
     return _evolve(session, session.config.budget, args.quiet)
 
 
 def _evolve(session: Any, budget: int, quiet: bool) -> int:
+    from thetaevolve.endpoint_check import EndpointUnusable
     from thetaevolve.evolve import evolve
 
     try:
-        summary = asyncio.run(evolve(session, budget, quiet=quiet))
-    except KeyboardInterrupt:
+        with terminate_as_interrupt():
+            summary = asyncio.run(evolve(session, budget, quiet=quiet))
+    except KeyboardInterrupt as stop:
         summary = session.finalize()
-        print(f"interrupted; every committed candidate is kept. Continue with "
+        word = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
+        print(f"{word}; every committed candidate is kept. Continue with "
               f"`thetaevolve resume {session.run_dir}`", file=sys.stderr)
-        _print_summary(summary)
         session.close()
-        return EXIT_INTERRUPTED
+        _print_summary(summary, session.run_dir, budget)
+        return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
+    except EndpointUnusable as exc:
+        session.close()
+        if exc.summary is not None:
+            _print_summary(exc.summary, session.run_dir, budget)
+        raise
+    except BaseException:
+        session.close()
+        raise
     session.close()
-    _print_summary(summary)
+    _print_summary(summary, session.run_dir, budget)
     return EXIT_OK
 
 
-def _print_summary(summary: dict[str, Any]) -> None:
-    best = summary.get("best_score")
-    initial = summary.get("initial_score")
-    print(f"task {summary['task']}: best {best!r} (initial {initial!r}), "
-          f"valid={summary['best_valid']}, {summary['evaluations']} candidates, "
-          f"failures {summary['failures'] or 'none'}, {summary['wall_seconds']:.1f} s")
-    llm = summary.get("llm") or {}
-    if llm.get("calls"):
-        cost = llm.get("cost_usd")
-        cost_text = "" if cost is None else f", cost ${cost:.4f}"
-        failed = ", ".join(f"{k} {v}" for k, v in sorted((llm.get("failures") or {}).items()))
-        print(f"llm: {llm['calls']} calls, {llm['tokens_in']} tokens in, "
-              f"{llm['tokens_out']} tokens out, {llm['failed_calls']} failed calls"
-              f"{' (' + failed + ')' if failed else ''}{cost_text}")
+def _print_summary(summary: dict[str, Any], run_dir: Path | None = None,
+                   budget: int | None = None) -> None:
+    from thetaevolve.run_report import format_summary
+
+    print(format_summary(summary, run_dir, budget))
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     from thetaevolve.database.store import ProgramDatabase
     from thetaevolve.session import CONFIG_FILE, STORE_FILE, read_marker, summarize
+
+    from thetaevolve.database.persistence import StoreError
 
     run_dir = Path(args.run_dir)
     marker = read_marker(run_dir)
@@ -218,15 +265,84 @@ def cmd_show(args: argparse.Namespace) -> int:
         raise CLIError(f"{run_dir / CONFIG_FILE}: {exc}") from None
     if not (run_dir / STORE_FILE).exists():
         raise CLIError(f"{run_dir} has no program store yet ({STORE_FILE})")
-    database = ProgramDatabase.open(run_dir / STORE_FILE, config.database, read_only=True)
     try:
-        summary = summarize(run_dir, database, task)
-    finally:
-        database.close()
+        database = ProgramDatabase.open(run_dir / STORE_FILE, config.database, read_only=True)
+        try:
+            summary = summarize(run_dir, database, task)
+        finally:
+            database.close()
+    except StoreError as exc:
+        return _show_saved_summary(run_dir, config.budget, exc, args.json)
     if args.json:
         _print_json(summary)
     else:
-        _print_summary(summary)
+        _print_summary(summary, run_dir, config.budget)
+    return EXIT_OK
+
+
+def _show_saved_summary(run_dir: Path, budget: int, error: Exception, as_json: bool) -> int:
+    """A damaged store: show the summary.json written at the run's last finish, and say so."""
+    from thetaevolve.run_safety import read_json
+
+    saved = read_json(run_dir / "summary.json")
+    if not isinstance(saved, dict):
+        raise CLIError(f"{error} (and {run_dir}/summary.json is missing too)")
+    print(f"thetaevolve: warning: the program store is damaged ({error}); showing "
+          f"{run_dir}/summary.json, written when the run last stopped. To recover the "
+          "store, see README 'Damaged store'.", file=sys.stderr)
+    if as_json:
+        _print_json({**saved, "store_damaged": True})
+    else:
+        _print_summary(saved, None, budget)
+    return EXIT_FAILED
+
+
+def cmd_top(args: argparse.Namespace) -> int:
+    from thetaevolve.run_inspect import top_programs
+    from thetaevolve.session import read_marker
+
+    run_dir = Path(args.run_dir)
+    task = _task(str(read_marker(run_dir).get("task")))
+    rows = top_programs(run_dir, args.k, task.direction)
+    if args.json:
+        _print_json([row.__dict__ for row in rows])
+        return EXIT_OK
+    print(f"{'id':>8}  {'score':>16}  {'parent':>8}  {'generation':>10}  {'island':>6}  {'batch':>6}")
+    for row in rows:
+        parent = "-" if row.parent_id is None else str(row.parent_id)
+        print(f"{row.id:>8}  {row.score:>16.10g}  {parent:>8}  {row.generation:>10}  "
+              f"{row.island:>6}  {row.batch:>6}")
+    if not rows:
+        print(f"(no valid program in {run_dir} yet)")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from thetaevolve.run_inspect import export_program
+    from thetaevolve.run_safety import read_json
+    from thetaevolve.session import read_marker
+
+    run_dir = Path(args.run_dir)
+    task = _task(str(read_marker(run_dir).get("task")))
+    saved = read_json(run_dir / "summary.json")
+    best_id = saved.get("best_program_id") if isinstance(saved, dict) else None
+    result = export_program(run_dir, args.program, Path(args.out), task, best_id)
+    print(f"wrote {result['program']} (outcome {result['outcome']}, score {result['score']})")
+    if result["solution"]:
+        print(f"wrote {result['solution']}")
+    else:
+        print(f"no solution written: {result.get('note', 'the program has no valid solution')}")
+    return EXIT_OK
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from thetaevolve.config_reference import commented_yaml, markdown_reference
+
+    if args.markdown:
+        print(markdown_reference(), end="")
+        return EXIT_OK
+    task = _task(args.task).name if args.task else None
+    print(commented_yaml(task), end="")
     return EXIT_OK
 
 
@@ -250,54 +366,99 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"thetaevolve {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("tasks", help="list the built-in tasks")
-    p.add_argument("--json", action="store_true")
+    from thetaevolve.config import DatabaseConfig, GymConfig, LLMConfig, RunConfig
+
+    def default(model: Any, name: str) -> Any:
+        return model.model_fields[name].default
+
+    def add(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        # Defaults shown in every --help; no abbreviated flags (`--bud` for `--budget`).
+        return sub.add_parser(name, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                              allow_abbrev=False, **kwargs)
+
+    p = add("tasks", help="list the built-in tasks")
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.set_defaults(func=cmd_tasks)
 
-    p = sub.add_parser("verify", help="verify a solution file with the task's trusted verifier")
-    p.add_argument("task")
+    p = add("verify", help="verify a solution file with the task's trusted verifier")
+    p.add_argument("task", help="a task name (see `thetaevolve tasks`)")
     p.add_argument("solution", help="solution JSON (the task's format; extra keys are ignored)")
     p.add_argument("--tol", type=float, default=0.0,
-                   help="opt-in tolerance (default 0: exact arithmetic)")
-    p.add_argument("--json", action="store_true")
+                   help="opt-in tolerance (0: exact arithmetic)")
+    p.add_argument("--json", action="store_true", help="print the verdict as JSON")
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("eval", help="run one program in the sandbox and verify its output")
-    p.add_argument("task")
-    p.add_argument("program")
-    p.add_argument("--timeout", type=float, default=None, help="seconds (default: the task's)")
-    p.add_argument("--json", action="store_true")
+    p = add("eval", help="run one program in the sandbox and verify its output")
+    p.add_argument("task", help="a task name (see `thetaevolve tasks`)")
+    p.add_argument("program", help="a Python file that defines solve()")
+    p.add_argument("--timeout", type=float, default=None, help="seconds (None: the task's own)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("run", help="evolve programs for a task")
-    p.add_argument("task")
-    p.add_argument("--config", help="YAML configuration file")
+    p = add("run", help="evolve programs for a task",
+            description="Flags override --set, which overrides --config; `thetaevolve config` "
+                        "prints every setting with its meaning and default.")
+    p.add_argument("task", help="a task name (see `thetaevolve tasks`); it overrides the "
+                                "config file's task")
+    p.add_argument("--config", help="YAML configuration file (e.g. from `thetaevolve config`)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override one setting, e.g. --set database.num_islands=4 (repeatable)")
-    p.add_argument("--llm", choices=["offline", "openai", "vllm"], default=None)
-    p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint(s), comma-separated")
-    p.add_argument("--model", default=None)
-    p.add_argument("--budget", type=int, default=None, help="candidate programs to evaluate")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--samples-per-prompt", type=int, default=None)
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--run-dir", default=None)
+    p.add_argument("--llm", choices=["offline", "openai", "vllm"], default=None,
+                   help=f"where proposals come from (None: llm.kind, {default(LLMConfig, 'kind')})")
+    p.add_argument("--base-url", default=None,
+                   help="OpenAI-compatible endpoint(s), comma-separated, e.g. http://localhost:8000/v1")
+    p.add_argument("--model", default=None, help="model name the endpoint serves")
+    p.add_argument("--budget", type=int, default=None,
+                   help=f"candidate programs to evaluate (None: budget, {default(RunConfig, 'budget')})")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help=f"parents per batch (None: gym.batch_size, {default(GymConfig, 'batch_size')})")
+    p.add_argument("--samples-per-prompt", type=int, default=None,
+                   help="responses per parent (None: gym.samples_per_prompt, "
+                        f"{default(GymConfig, 'samples_per_prompt')})")
+    p.add_argument("--seed", type=int, default=None,
+                   help=f"fixes every random choice (None: seed, {default(RunConfig, 'seed')})")
+    p.add_argument("--run-dir", default=None,
+                   help="new or empty folder for the run (None: runs/TASK-YYYYmmdd-HHMMSS)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("resume", help="continue a stopped or killed run")
-    p.add_argument("run_dir")
+    p = add("resume", help="continue a stopped or killed run")
+    p.add_argument("run_dir", help="the run directory")
     p.add_argument("--budget", type=int, default=None,
-                   help="the run's total budget, counting candidates done before the stop")
+                   help="the run's total budget, counting candidates done before the stop "
+                        "(None: keep config.yaml's)")
     p.add_argument("--steps", type=int, default=None,
                    help="training runs only: the run's total number of RL steps")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="change a setting that may change mid-run: budget, the llm endpoint "
+                        "(llm.base_url, llm.model, llm.api_key_env, ...), timeouts (repeatable)")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=cmd_resume)
 
-    p = sub.add_parser("show", help="print a run's summary (also for a killed run)")
-    p.add_argument("run_dir")
-    p.add_argument("--json", action="store_true")
+    p = add("show", help="print a run's summary (also for a killed or running run)")
+    p.add_argument("run_dir", help="the run directory")
+    p.add_argument("--json", action="store_true", help="print summary.json's fields as JSON")
     p.set_defaults(func=cmd_show)
+
+    p = add("top", help="list a run's best programs (id, score, parent, generation)")
+    p.add_argument("run_dir", help="the run directory")
+    p.add_argument("-k", type=int, default=10, help="how many programs")
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p.set_defaults(func=cmd_top)
+
+    p = add("export", help="write one program of a run and its solution to files")
+    p.add_argument("run_dir", help="the run directory")
+    p.add_argument("--program", type=int, required=True, help="program id (see `thetaevolve top`)")
+    p.add_argument("--out", default=".", help="folder for program_ID.py and solution_ID.json")
+    p.set_defaults(func=cmd_export)
+
+    p = add("config", help="print the full default configuration as commented YAML",
+            description="The output is a valid --config file; docs/config.md is made from the "
+                        "same source.")
+    p.add_argument("task", nargs="?", default=None,
+                   help="a task name; None: the default task")
+    p.add_argument("--markdown", action="store_true", help="print the reference as Markdown")
+    p.set_defaults(func=cmd_config)
 
     try:
         from thetaevolve.rl.cli import register
@@ -308,18 +469,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _error(message: object, code: int) -> int:
+    text = " ".join(str(message).split()) if "\n" not in str(message).strip() else str(message)
+    print(f"thetaevolve: error: {text}", file=sys.stderr)
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from thetaevolve.session import RunDirError
-
     try:
         return int(args.func(args) or 0)
-    except (UserError, ConfigError, RunDirError) as exc:
-        print(f"thetaevolve: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except (UserError, ConfigError) as exc:
+        return _error(exc, int(getattr(exc, "exit_code", EXIT_BAD_INPUT)))
+    except BrokenPipeError:
+        # The reader went away (`thetaevolve tasks --json | head`): say so once, on stderr,
+        # and keep Python from complaining again when it flushes the closed stdout at exit.
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return _error("output closed before everything was written (broken pipe)", EXIT_BAD_INPUT)
+    except Terminated:
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except ImportError as exc:
+        # An optional extra that is missing; its message names what to install.
+        return _error(exc, EXIT_BAD_INPUT)
+    except OSError as exc:
+        # A path that cannot be used (a file where a folder is wanted, no permission, disk
+        # full): the OS message names the path.
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        return _error(f"{exc.strerror or exc}{':' + where if where else ''}", EXIT_BAD_INPUT)
 
 
 if __name__ == "__main__":

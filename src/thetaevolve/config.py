@@ -39,6 +39,9 @@ class LLMConfig(_Section):
     max_tokens: int = Field(16384, ge=1)
     timeout_s: float = Field(600.0, gt=0.0)  # hard deadline for one call, retries included
     max_retries: int = Field(3, ge=0)
+    # Calls in a row that failed for good with a connection error, HTTP 401/403 or 404
+    # (a dead, unauthorised or wrongly addressed endpoint) that stop the run; 0: never.
+    max_consecutive_failures: int = Field(8, ge=0)
     max_concurrency: int = Field(64, ge=1)
     price_per_mtok_in: float | None = Field(None, ge=0.0)
     price_per_mtok_out: float | None = Field(None, ge=0.0)
@@ -296,5 +299,9 @@ def _flatten(tree: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[l
 
 
 def dump_config(config: RunConfig, path: Path) -> None:
-    """Write the resolved config as YAML (it holds no secrets: keys live in the environment)."""
-    path.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    """Write the resolved config as YAML (it holds no secrets: keys live in the environment).
+
+    Written to a side file and renamed, so a crash leaves the old file or the new one."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    os.replace(tmp, path)

@@ -6,6 +6,7 @@ import sys
 import time
 from typing import Any, Callable
 
+from thetaevolve.endpoint_check import EndpointGuard, EndpointUnusable
 from thetaevolve.gym import BatchReport
 from thetaevolve.proposers import make_proposer
 from thetaevolve.session import Session
@@ -22,7 +23,9 @@ class ProgressDisplay:
         self._last_line = 0.0
         self._failures = 0
 
-    def start(self, done: int, best: float | None) -> None:
+    def start(self, done: int, best: float | None, failures: int = 0) -> None:
+        # A resumed run's display counts on from the store, as the candidate count does.
+        self._failures = failures
         if self.quiet:
             return
         if sys.stderr.isatty():
@@ -85,10 +88,10 @@ async def evolve(
         session.log("initial", program_id=record.id, score=record.score)
     display = ProgressDisplay(session.task.name, budget, quiet=quiet)
     best = session.database.best()
-    display.start(gym.evaluations, best.score if best else None)
-    proposer = make_proposer(session.config, session.task)
+    display.start(gym.evaluations, best.score if best else None, _failures_so_far(session))
+    proposer = EndpointGuard(make_proposer(session.config, session.task), session.config.llm)
     try:
-        while gym.evaluations < budget:
+        while gym.evaluations < budget and proposer.tripped is None:
             report = await gym.step(proposer, max_children=budget - gym.evaluations)
             if report.improved:
                 session.save_best(report.best_solution)
@@ -110,4 +113,21 @@ async def evolve(
         await proposer.aclose()
     summary = session.finalize()
     session.log("summary", **summary)
+    if proposer.tripped is not None:
+        session.log("stopped", reason=proposer.tripped)
+        raise EndpointUnusable(
+            f"{proposer.tripped}. Every committed candidate is kept; continue with "
+            f"`thetaevolve resume {session.run_dir}` once the endpoint works.",
+            summary=summary,
+        )
     return summary
+
+
+def _failures_so_far(session: Session) -> int:
+    """Failed candidates already in the store (the initial program not counted)."""
+    counts = session.database.outcome_counts()
+    failed = sum(v for k, v in counts.items() if k != "ok")
+    initial = session.database.initial()
+    if initial is not None and initial.outcome.is_failure and session.database.get_meta("initial_programs"):
+        failed -= 1
+    return max(0, failed)

@@ -29,9 +29,18 @@ from typing import Any
 from thetaevolve import __version__
 from thetaevolve.config import ConfigError, RunConfig, dump_config, load_config
 from thetaevolve.database.store import ProgramDatabase
+from thetaevolve.errors import UserError
 from thetaevolve.gym import Gym
 from thetaevolve.prompts import PromptBuilder
 from thetaevolve.proposers.usage import UsageTotals
+from thetaevolve.run_safety import (
+    better_or_equal,
+    claim_default_run_dir,
+    prepare_given_run_dir,
+    refuse_lost_store,
+    store_state,
+    summary_may_replace,
+)
 from thetaevolve.sandbox import make_sandbox
 from thetaevolve.tasks import Task, get_task
 from thetaevolve.types import Outcome, Solution
@@ -46,13 +55,8 @@ BEST_PROGRAM_FILE = "best_program.py"
 BEST_SOLUTION_FILE = "best_solution.json"
 
 
-class RunDirError(RuntimeError):
+class RunDirError(UserError, RuntimeError):
     """The run directory cannot be used as asked (exists already, foreign, damaged)."""
-
-
-def default_run_dir(task: str) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{task}-{stamp}"
 
 
 def read_marker(run_dir: Path) -> dict[str, Any]:
@@ -96,25 +100,35 @@ class Session:
     database: ProgramDatabase
     sandbox: Any
     gym: Gym
+    # The score of best_solution.json as found on disk (checked once, on the first write),
+    # so that a store that lost its programs can never replace a better file.
+    _best_on_disk: float | None = None
+    _best_on_disk_read: bool = False
 
     # ---- opening ----------------------------------------------------------------------------
 
     @classmethod
     def create(cls, config: RunConfig, run_dir: Path | None = None, kind: str = "evolve") -> "Session":
-        """Start a new run in a new (or empty) directory."""
+        """Start a new run in a new (or empty) directory.
+
+        Everything that can be refused (task, sandbox mode, templates) is checked before the
+        directory is created, and the store's writer lock is taken before anything is
+        written in it, so a refused start or a second process leaves no trace.
+        """
         task = get_task(config.task)  # fail on a bad task name before creating anything
-        run_dir = Path(run_dir or config.run_dir or default_run_dir(config.task))
-        if (run_dir / RUN_MARKER).exists():
-            raise RunDirError(
-                f"{run_dir} already holds a run; continue it with `thetaevolve resume {run_dir}` "
-                "or choose another --run-dir"
-            )
-        if run_dir.exists() and any(run_dir.iterdir()):
-            raise RunDirError(
-                f"{run_dir} exists and is not empty; choose a new --run-dir "
-                "(nothing was written there)"
-            )
-        run_dir.mkdir(parents=True, exist_ok=True)
+        sandbox, builder = _sandbox_and_prompts(task, config)
+        try:
+            given = run_dir or (Path(config.run_dir) if config.run_dir else None)
+            if given is not None:
+                _refuse_used_dir(given)
+                prepare_given_run_dir(given)
+                run_dir = given
+            else:
+                run_dir = claim_default_run_dir(config.task)
+            database = ProgramDatabase.open(run_dir / STORE_FILE, config.database)
+        except BaseException:
+            sandbox.close()
+            raise
         config = config.model_copy(update={"run_dir": str(run_dir)})
         dump_config(config, run_dir / CONFIG_FILE)
         write_json_atomic(
@@ -128,11 +142,15 @@ class Session:
                 "thetaevolve": __version__,
             },
         )
-        return cls._open(run_dir, kind, config, task)
+        return cls._assemble(run_dir, kind, config, task, database, sandbox, builder)
 
     @classmethod
     def resume(cls, run_dir: Path, overrides: list[str] | None = None) -> "Session":
-        """Reopen a run; ``overrides`` (k=v) change settings such as the budget."""
+        """Reopen a run; ``overrides`` (k=v) change settings such as the budget.
+
+        Refused, with nothing changed, when the store is missing or empty but the folder
+        shows an earlier run, or when the budget asked for is below what is done.
+        """
         marker = read_marker(run_dir)
         try:
             config = load_config(run_dir / CONFIG_FILE, overrides=overrides)
@@ -140,21 +158,42 @@ class Session:
             raise RunDirError(f"{run_dir / CONFIG_FILE}: {exc}") from None
         if config.task != marker.get("task"):
             raise RunDirError(f"{run_dir}: config.yaml and run.json name different tasks")
+        store = run_dir / STORE_FILE
+        missing = store_state(store)
+        if missing:
+            refuse_lost_store(run_dir, store, missing)
+        session = cls._open(run_dir, str(marker.get("kind", "evolve")), config, get_task(config.task))
+        try:
+            if session.database.count() == 0:
+                refuse_lost_store(run_dir, store, "holds no programs")
+            done = session.gym.evaluations
+            if any(o.startswith("budget=") for o in overrides or []) and config.budget < done:
+                raise RunDirError(
+                    f"{run_dir} already has {done} candidates; --budget {config.budget} is below "
+                    f"that, so there is nothing to do (nothing was changed). Give a budget above "
+                    f"{done} to continue."
+                )
+        except BaseException:
+            session.close()
+            raise
         if overrides:
             dump_config(config, run_dir / CONFIG_FILE)
-        return cls._open(run_dir, str(marker.get("kind", "evolve")), config, get_task(config.task))
+        return session
 
     @classmethod
     def _open(cls, run_dir: Path, kind: str, config: RunConfig, task: Task) -> "Session":
-        database = ProgramDatabase.open(run_dir / STORE_FILE, config.database)
+        sandbox, builder = _sandbox_and_prompts(task, config)
         try:
-            sandbox = make_sandbox(task, config.sandbox)
-        except Exception:
-            database.close()
+            database = ProgramDatabase.open(run_dir / STORE_FILE, config.database)
+        except BaseException:
+            sandbox.close()
             raise
-        builder = PromptBuilder(
-            task, config.prompt, edit_mode=config.llm.edit_mode, lineage=database.lineage
-        )
+        return cls._assemble(run_dir, kind, config, task, database, sandbox, builder)
+
+    @classmethod
+    def _assemble(cls, run_dir: Path, kind: str, config: RunConfig, task: Task,
+                  database: ProgramDatabase, sandbox: Any, builder: PromptBuilder) -> "Session":
+        builder.lineage = database.lineage
         gym = Gym(task, config, database, sandbox, builder)
         return cls(run_dir, kind, config, task, database, sandbox, gym)
 
@@ -184,14 +223,28 @@ class Session:
         best = self.database.best()
         if best is None:
             return
+        if not self._best_on_disk_read:
+            self._best_on_disk_read = True
+            previous = _read_solution(self.run_dir)
+            if previous is not None:
+                verdict = self.task.verify(previous, tol=0.0)
+                self._best_on_disk = _clean(verdict.score) if verdict.valid else None
+        if not better_or_equal(self.task.direction, _clean(best.score), self._best_on_disk):
+            self.log("warning", message=f"kept {BEST_SOLUTION_FILE} (score {self._best_on_disk}): "
+                     f"the store's best {best.score} is worse")
+            return
         write_text_atomic(self.run_dir / BEST_PROGRAM_FILE, best.code)
         if solution is not None:
             write_json_atomic(self.run_dir / BEST_SOLUTION_FILE, solution)
+            self._best_on_disk = _clean(best.score)
 
     def finalize(self) -> dict[str, Any]:
         """Write summary.json and the pictures; returns the summary."""
         summary = summarize(self.run_dir, self.database, self.task)
-        write_json_atomic(self.run_dir / SUMMARY_FILE, summary)
+        if summary_may_replace(self.run_dir / SUMMARY_FILE, summary):
+            write_json_atomic(self.run_dir / SUMMARY_FILE, summary)
+        else:
+            self.log("warning", message=f"kept {SUMMARY_FILE}: it records a better best score")
         from thetaevolve.plots import plot_progress
 
         try:
@@ -202,6 +255,36 @@ class Session:
         except Exception as exc:  # a picture must never cost the run its summary
             self.log("warning", message=f"could not draw pictures: {exc}")
         return summary
+
+
+def _refuse_used_dir(run_dir: Path) -> None:
+    if (run_dir / RUN_MARKER).exists():
+        raise RunDirError(
+            f"{run_dir} already holds a run; continue it with `thetaevolve resume {run_dir}` "
+            "or choose another --run-dir"
+        )
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        raise RunDirError(
+            f"{run_dir} exists and is not empty; choose a new --run-dir "
+            "(nothing was written there)"
+        )
+
+
+def _sandbox_and_prompts(task: Task, config: RunConfig) -> tuple[Any, PromptBuilder]:
+    """The sandbox and prompt builder, or a UserError naming the setting that is unusable."""
+    try:
+        sandbox = make_sandbox(task, config.sandbox)
+    except RuntimeError as exc:  # e.g. sandbox.use_bwrap=always where bwrap cannot run
+        raise UserError(str(exc)) from None
+    try:
+        builder = PromptBuilder(task, config.prompt, edit_mode=config.llm.edit_mode)
+    except ValueError as exc:  # PromptTemplateError included
+        sandbox.close()
+        raise UserError(str(exc)) from None
+    except BaseException:
+        sandbox.close()
+        raise
+    return sandbox, builder
 
 
 def _read_solution(run_dir: Path) -> Solution | None:

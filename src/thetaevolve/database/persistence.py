@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from thetaevolve.database.records import ProgramRecord
+from thetaevolve.errors import UserError
 from thetaevolve.types import Outcome
 
 try:
@@ -76,7 +77,7 @@ _RECORD_COLUMNS = (
 _RECORD_FROM = "programs p LEFT JOIN program_texts t ON t.id = p.origin_id"
 
 
-class StoreError(RuntimeError):
+class StoreError(UserError, RuntimeError):
     """The store file cannot be used; the message names the file and what to do."""
 
 
@@ -392,7 +393,7 @@ def _lock_writer(path: Path) -> int | None:
         raise StoreError(
             f"{path} is open for writing by another process (another run on the same run "
             "directory?). Stop that run, or choose another run directory; to look at a live "
-            "run, open its store with read_only=True."
+            f"run, use `thetaevolve show {path.parent}`."
         ) from None
     return fd
 
