@@ -470,7 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _error(message: object, code: int) -> int:
-    text = " ".join(str(message).split()) if "\n" not in str(message).strip() else str(message)
+    """One line on stderr; a multi-line message (several bad settings) is joined with '; '."""
+    lines = [" ".join(line.split()) for line in str(message).splitlines() if line.strip()]
+    text = lines[0] + (" " + "; ".join(lines[1:]) if len(lines) > 1 else "") if lines else ""
     print(f"thetaevolve: error: {text}", file=sys.stderr)
     return code
 
@@ -479,7 +481,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # here, so a closed pipe is reported below, not at exit
+        return code
     except (UserError, ConfigError) as exc:
         return _error(exc, int(getattr(exc, "exit_code", EXIT_BAD_INPUT)))
     except BrokenPipeError:

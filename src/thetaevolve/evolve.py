@@ -41,8 +41,8 @@ class ProgressDisplay:
                 self.task_name, total=self.budget, completed=done, status=self._status(best)
             )
         else:
-            print(f"[{self.task_name}] starting at {done}/{self.budget} candidates, "
-                  f"best {best}", file=sys.stderr, flush=True)
+            print(f"[{self.task_name}] starting at {done}/{self.budget} candidates | "
+                  f"{self._status(best)}", file=sys.stderr, flush=True)
 
     def _status(self, best: float | None) -> str:
         shown = "-" if best is None else f"{best:.10g}"
