@@ -190,8 +190,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
             raise CLIError("resume of a training run takes --steps, not --set; nothing was changed")
         from thetaevolve.rl.cli import resume_training
 
-        with terminate_as_interrupt():
-            return resume_training(run_dir, args)
+        return resume_training(run_dir, args)
     if args.steps is not None:
         raise CLIError(f"{run_dir} is an evolve run; --steps is for training runs "
                        "(give --budget, its total number of candidates)")

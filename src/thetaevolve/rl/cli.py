@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -103,9 +105,28 @@ def cmd_train(args: argparse.Namespace) -> int:
     from thetaevolve.rl.train import run_training
 
     run_dir = Path(config.run_dir) if config.run_dir else None
-    summary = run_training(config, run_dir, resume=False, quiet=args.quiet)
+    with _interrupt_report():
+        summary = run_training(config, run_dir, resume=False, quiet=args.quiet)
     _report(summary, args.quiet)
     return EXIT_OK
+
+
+@contextmanager
+def _interrupt_report() -> Iterator[None]:
+    """Ctrl-C or SIGTERM during training: say which step was kept and how to go on."""
+    from thetaevolve.signals import terminate_as_interrupt
+
+    try:
+        with terminate_as_interrupt():
+            yield
+    except KeyboardInterrupt as stop:
+        run_dir = getattr(stop, "run_dir", None)
+        checkpoint = getattr(stop, "checkpoint", None)
+        kept = (f"saved the checkpoint of step {getattr(stop, 'step', '?')}: {checkpoint}"
+                if checkpoint else "no step had finished, so there is no checkpoint")
+        go_on = f"; continue with `thetaevolve resume {run_dir}`" if run_dir else ""
+        print(f"interrupted; every committed candidate is kept; {kept}{go_on}", file=sys.stderr)
+        raise
 
 
 def resume_training(run_dir: Path, args: argparse.Namespace) -> int:
@@ -116,8 +137,9 @@ def resume_training(run_dir: Path, args: argparse.Namespace) -> int:
     from thetaevolve.rl.train import run_training
 
     steps = getattr(args, "steps", None)
-    summary = run_training(None, Path(run_dir), resume=True, steps=steps,
-                           quiet=getattr(args, "quiet", False))
+    with _interrupt_report():
+        summary = run_training(None, Path(run_dir), resume=True, steps=steps,
+                               quiet=getattr(args, "quiet", False))
     _report(summary, getattr(args, "quiet", False))
     return EXIT_OK
 

@@ -224,6 +224,12 @@ def train_on_gym(
     trainer.remove_callback(PrinterCallback)
     try:
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    except KeyboardInterrupt as stop:
+        # Ctrl-C or SIGTERM: keep the last finished step, so that `resume` continues from
+        # it instead of from the previous periodic checkpoint (or the initial model).
+        stop.checkpoint = _checkpoint_on_interrupt(trainer, channel, Path(output_dir))  # type: ignore[attr-defined]
+        stop.step = trainer.state.global_step  # type: ignore[attr-defined]
+        raise
     finally:
         coordinator.close()
     last = latest_checkpoint(Path(output_dir)) if channel.is_root else None
@@ -232,6 +238,25 @@ def train_on_gym(
         audit=list(coordinator.audit), last_checkpoint=str(last) if last else None,
         trainer=trainer,
     )
+
+
+def _checkpoint_on_interrupt(trainer: Any, channel: Channel, output_dir: Path) -> str | None:
+    """Save a checkpoint of the last finished optimizer step, unless one exists already.
+
+    An interrupt lands between steps or inside one; either way the weights and optimizer
+    are those of ``state.global_step`` (a step in progress has not changed them), so the
+    trainer's own checkpoint of that step is exact. One process only: with several ranks
+    a save is a collective that the other ranks, interrupted too, would not join.
+    """
+    step = trainer.state.global_step
+    if step <= 0 or channel.world_size > 1:
+        latest = latest_checkpoint(output_dir)
+        return str(latest) if latest else None
+    folder = output_dir / f"checkpoint-{step}"
+    if not (folder / STATE_FILE).exists():
+        trainer._save_checkpoint(trainer.model, trial=None)
+        trainer.callback_handler.on_save(trainer.args, trainer.state, trainer.control)
+    return str(folder)
 
 
 # ---- a training run in a run directory --------------------------------------------------
@@ -275,8 +300,10 @@ def run_training(
             on_commit=_BestKeeper(session, resolved.rl.steps, quiet) if session else None,
             resume_from=resume_from,
         )
-    except BaseException:
+    except BaseException as stop:
         if session is not None:
+            if isinstance(stop, KeyboardInterrupt):
+                stop.run_dir = str(session.run_dir)  # type: ignore[attr-defined]
             session.finalize()
             session.close()
         raise
