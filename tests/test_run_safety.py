@@ -227,3 +227,22 @@ def test_a_second_writer_is_refused_before_it_writes_anything(tmp_path, capsys, 
         assert not (run_dir / "run.json").exists()
     finally:
         holder.close()
+
+
+@pytest.mark.skipif(shutil.which("sqlite3") is None, reason="the sqlite3 command is not installed")
+def test_readme_recovery_recipe_saves_a_damaged_store(copy, capsys):
+    store = copy / "programs.sqlite"
+    size = store.stat().st_size
+    with open(store, "r+b") as handle:  # a fifth of the file, 70% in: texts of later batches
+        handle.seek(int(size * 0.7) // 4096 * 4096)
+        handle.write(os.urandom(size // 5))
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    recipe = readme.split("**Damaged store.**")[1].split("```bash\n")[1].split("```")[0]
+    commands = [line.split("#")[0] for line in recipe.splitlines()
+                if not line.startswith(("cd ", "thetaevolve "))]
+    subprocess.run(["bash", "-e", "-c", "\n".join(commands)], cwd=copy, check=True,
+                   capture_output=True, timeout=60)
+    assert main(["show", str(copy), "--json"]) == 0
+    saved = json.loads(capsys.readouterr().out)
+    assert 0 < saved["evaluations"] < 48
+    assert main(["resume", str(copy), "--budget", str(saved["evaluations"] + 4), "--quiet"]) == 0

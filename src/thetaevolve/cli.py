@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -272,6 +273,11 @@ def cmd_show(args: argparse.Namespace) -> int:
             database.close()
     except StoreError as exc:
         return _show_saved_summary(run_dir, config.budget, exc, args.json)
+    from thetaevolve.run_safety import read_json
+
+    training = read_json(run_dir / "training.json")  # steps and checkpoint of a train run
+    if isinstance(training, dict) and not args.json:
+        summary = {**summary, "training": training}
     if args.json:
         _print_json(summary)
     else:
@@ -497,6 +503,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_TERMINATED
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except sqlite3.DatabaseError as exc:
+        # A store damaged where the run had not read before (e.g. an old program's text).
+        return _error(f"the program store cannot be read ({exc}): it is damaged. Every "
+                      "committed candidate is kept and nothing was overwritten; README "
+                      "'Damaged store' shows how to save its programs.", EXIT_BAD_INPUT)
     except ImportError as exc:
         # An optional extra that is missing; its message names what to install.
         return _error(exc, EXIT_BAD_INPUT)

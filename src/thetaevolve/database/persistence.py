@@ -355,8 +355,9 @@ class SQLiteStore:
 def damaged(path: Path, exc: BaseException) -> StoreError:
     return StoreError(
         f"{path} is not a readable ThetaEvolve program store ({exc}). If it is a damaged run, "
-        f"`sqlite3 {path} .recover` may save its programs; otherwise move the file away or "
-        "choose another run directory. Nothing was overwritten."
+        "README 'Damaged store' shows how to save the programs it still holds (sqlite3 .dump "
+        "into a new store); otherwise move the file away or choose another run directory. "
+        "Nothing was overwritten."
     )
 
 

@@ -25,7 +25,7 @@ INSTALL_HINT = "thetaevolve train needs the rl extra: pip install 'thetaevolve[r
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "train",
+        "train", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         help="test-time RL: train the model with GRPO on its own search (needs the rl extra)",
         description="GRPO on the evolving gym. Defaults are ThetaEvolve's preset "
                     "(32 prompts x 16 samples, lr 1e-6, clip 0.2/0.28, no KL); see docs/rl.md.",
