@@ -68,6 +68,11 @@ def test_resume_refuses_a_lost_store_and_changes_nothing(copy, capsys, damage):
     line = _one_error_line(capsys.readouterr().err)
     assert f"is {damage}" in line and "summary.json" in line and "nothing was changed" in line
     assert snapshot(copy) == before
+    assert main(["show", str(copy)]) == 1  # falls back to summary.json, and says why
+    captured = capsys.readouterr()
+    assert "store is damaged or missing" in captured.err and "Traceback" not in captured.err
+    assert "48: " in captured.out
+    assert snapshot(copy) == before
 
 
 def test_best_files_and_summary_are_never_replaced_by_a_worse_result(finished, tmp_path, capsys):
@@ -116,7 +121,7 @@ def test_damaged_store_resume_is_one_line_and_show_falls_back_to_summary(copy, c
     assert main(["show", str(copy)]) == 1
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err
-    assert "store is damaged" in captured.err and "README 'Damaged store'" in captured.err
+    assert "store is damaged or missing" in captured.err and "README 'Damaged store'" in captured.err
     assert "best score" in captured.out and "48:" in captured.out
     assert snapshot(copy) == before
 

@@ -264,6 +264,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise CLIError(f"{run_dir / CONFIG_FILE}: {exc}") from None
     if not (run_dir / STORE_FILE).exists():
+        if (run_dir / "summary.json").exists():
+            return _show_saved_summary(run_dir, config.budget,
+                                       CLIError(f"{run_dir / STORE_FILE} is missing"), args.json)
         raise CLIError(f"{run_dir} has no program store yet ({STORE_FILE})")
     try:
         database = ProgramDatabase.open(run_dir / STORE_FILE, config.database, read_only=True)
@@ -292,7 +295,7 @@ def _show_saved_summary(run_dir: Path, budget: int, error: Exception, as_json: b
     saved = read_json(run_dir / "summary.json")
     if not isinstance(saved, dict):
         raise CLIError(f"{error} (and {run_dir}/summary.json is missing too)")
-    print(f"thetaevolve: warning: the program store is damaged ({error}); showing "
+    print(f"thetaevolve: warning: the program store is damaged or missing ({error}); showing "
           f"{run_dir}/summary.json, written when the run last stopped. To recover the "
           "store, see README 'Damaged store'.", file=sys.stderr)
     if as_json:

@@ -50,7 +50,7 @@ def _key_hint(llm: LLMConfig) -> str:
     import os
 
     state = "set" if os.environ.get(llm.api_key_env, "").strip() else "not set"
-    return f"the key is read from ${llm.api_key_env} (llm.api_key_env; {state} here)"
+    return f"the key is read from ${llm.api_key_env} (llm.api_key_env, {state} here)"
 
 
 def _server_text(error: urllib.error.HTTPError) -> str:
@@ -111,7 +111,8 @@ def check_endpoint(llm: LLMConfig, timeout_s: float = PREFLIGHT_TIMEOUT_S) -> li
                 continue
             raise EndpointUnusable(
                 f"cannot reach the model endpoint {url} (connection error: {reason}). Is the server "
-                "running, and is --base-url (llm.base_url) right? Nothing was started."
+                f"running, and is --base-url (llm.base_url) right? Also, {_key_hint(llm)}. "
+                "Nothing was started."
             ) from None
         models = _model_ids(body)
         if models and llm.model not in models:
