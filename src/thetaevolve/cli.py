@@ -19,7 +19,7 @@ from typing import Any, Sequence
 from thetaevolve import __version__
 from thetaevolve.config import ConfigError, flag_overrides, load_config, parse_override
 from thetaevolve.errors import UserError
-from thetaevolve.signals import EXIT_TERMINATED, Terminated, terminate_as_interrupt
+from thetaevolve.signals import EXIT_TERMINATED, Terminated, terminate_as_interrupt, was_terminated
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -224,12 +224,13 @@ def _evolve(session: Any, budget: int, quiet: bool) -> int:
             summary = asyncio.run(evolve(session, budget, quiet=quiet))
     except KeyboardInterrupt as stop:
         summary = session.finalize()
-        word = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
+        terminated = isinstance(stop, Terminated) or was_terminated()
+        word = "terminated (SIGTERM)" if terminated else "interrupted"
         print(f"{word}; every committed candidate is kept. Continue with "
               f"`thetaevolve resume {session.run_dir}`", file=sys.stderr)
         session.close()
         _print_summary(summary, session.run_dir, budget)
-        return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except EndpointUnusable as exc:
         session.close()
         if exc.summary is not None:
@@ -437,10 +438,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError:
             pass
         return _error("output closed before everything was written (broken pipe)", EXIT_BAD_INPUT)
-    except Terminated:
-        return EXIT_TERMINATED
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as stop:
+        return EXIT_TERMINATED if isinstance(stop, Terminated) or was_terminated() else EXIT_INTERRUPTED
     except sqlite3.DatabaseError as exc:
         # A store damaged where the run had not read before (e.g. an old program's text).
         return _error(f"the program store cannot be read ({exc}): it is damaged. Every "
