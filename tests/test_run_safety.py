@@ -199,8 +199,7 @@ def test_default_run_dirs_are_unique_within_one_second(tmp_path):
 
 
 def test_two_runs_started_together_get_their_own_directories(tmp_path):
-    command = [sys.executable, "-m", "thetaevolve.cli", "run", TASK, "--budget", "4",
-               "--batch-size", "2", "--samples-per-prompt", "2", "--quiet",
+    command = [sys.executable, "-m", "thetaevolve.cli", "run", TASK, "--budget", "0", "--quiet",
                "--set", "sandbox.workers=1", "--seed"]
     processes = [subprocess.Popen(command + [str(seed)], cwd=tmp_path, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE) for seed in (1, 2)]

@@ -116,11 +116,12 @@ class Session:
         written in it, so a refused start or a second process leaves no trace.
         """
         task = get_task(config.task)  # fail on a bad task name before creating anything
+        given = run_dir or (Path(config.run_dir) if config.run_dir else None)
+        if given is not None:
+            _refuse_used_dir(given)
         sandbox, builder = _sandbox_and_prompts(task, config)
         try:
-            given = run_dir or (Path(config.run_dir) if config.run_dir else None)
             if given is not None:
-                _refuse_used_dir(given)
                 prepare_given_run_dir(given)
                 run_dir = given
             else:
@@ -258,6 +259,8 @@ class Session:
 
 
 def _refuse_used_dir(run_dir: Path) -> None:
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunDirError(f"--run-dir {run_dir} is a file, not a directory; choose another path")
     if (run_dir / RUN_MARKER).exists():
         raise RunDirError(
             f"{run_dir} already holds a run; continue it with `thetaevolve resume {run_dir}` "
