@@ -51,7 +51,7 @@ def test_interrupted_training_keeps_its_last_step_and_resume_continues_from_it(
     run_dir = tmp_path / "train"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     command = [sys.executable, "-m", "thetaevolve.cli", "train", "circle_packing_26",
-               "--model", "random:tiny", "--steps", "50", "--batch-size", "2",
+               "--model", "random:tiny", "--steps", "50", "--batch-size", "1",
                "--samples-per-prompt", "2", "--max-new-tokens", "8", "--checkpoint-every", "100",
                "--reward", "random", "--set", "sandbox.workers=1", "--run-dir", str(run_dir)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
