@@ -3,7 +3,6 @@ the document current; --help shows defaults; resume --set takes only mid-run set
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest

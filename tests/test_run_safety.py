@@ -157,7 +157,6 @@ def test_bad_settings_leave_no_run_directory(tmp_path, capsys, extra, expected):
 
 
 def test_missing_vllm_extra_leaves_no_run_directory(tmp_path, capsys):
-    pytest.importorskip("importlib")
     import importlib.util
 
     if importlib.util.find_spec("vllm") is not None:

@@ -72,7 +72,8 @@ def test_interrupted_training_keeps_its_last_step_and_resume_continues_from_it(
             process.kill()
     assert process.returncode == 143, err
     assert "Traceback" not in err
-    assert "saved the checkpoint of step" in err and f"thetaevolve resume {run_dir}" in err
+    assert "terminated (SIGTERM); every committed candidate is kept; saved the checkpoint of step" in err
+    assert f"thetaevolve resume {run_dir}" in err
     step = int(err.split("saved the checkpoint of step ")[1].split(":")[0])
     assert step >= 1
     checkpoint = run_dir / "checkpoints" / f"checkpoint-{step}"

@@ -326,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"thetaevolve {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    from thetaevolve.config import DatabaseConfig, GymConfig, LLMConfig, RunConfig
+    from thetaevolve.config import GymConfig, LLMConfig, RunConfig
 
     def default(model: Any, name: str) -> Any:
         return model.model_fields[name].default

@@ -114,7 +114,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 @contextmanager
 def _interrupt_report() -> Iterator[None]:
     """Ctrl-C or SIGTERM during training: say which step was kept and how to go on."""
-    from thetaevolve.signals import terminate_as_interrupt
+    from thetaevolve.signals import Terminated, terminate_as_interrupt, was_terminated
 
     try:
         with terminate_as_interrupt():
@@ -125,7 +125,9 @@ def _interrupt_report() -> Iterator[None]:
         kept = (f"saved the checkpoint of step {getattr(stop, 'step', '?')}: {checkpoint}"
                 if checkpoint else "no step had finished, so there is no checkpoint")
         go_on = f"; continue with `thetaevolve resume {run_dir}`" if run_dir else ""
-        print(f"interrupted; every committed candidate is kept; {kept}{go_on}", file=sys.stderr)
+        word = ("terminated (SIGTERM)" if isinstance(stop, Terminated) or was_terminated()
+                else "interrupted")
+        print(f"{word}; every committed candidate is kept; {kept}{go_on}", file=sys.stderr)
         raise
 
 
