@@ -47,6 +47,10 @@ def test_top_lists_the_best_programs_in_order(finished, capsys):
     assert scores == sorted(scores, reverse=True)
     assert rows[0]["id"] == summary["best_program_id"] and scores[0] == summary["best_score"]
     assert {"id", "score", "parent_id", "generation"} <= set(rows[0])
+    from thetaevolve.run_inspect import top_programs
+
+    lowest = [row.score for row in top_programs(finished, 3, "min")]  # a minimising task's order
+    assert lowest == sorted(lowest) and lowest[0] <= scores[-1]
     assert main(["top", str(finished), "-k", "3"]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split()[:4] == ["id", "score", "parent", "generation"]
