@@ -24,8 +24,9 @@ BUDGET = "100000"  # far more than could finish in the time the test allows
 
 
 @contextmanager
-def http_server(models_status: int, chat_status: int, text: str) -> Iterator[str]:
-    """A loopback server: GET .../models answers ``models_status``, POSTs ``chat_status``."""
+def http_server(models_status: int, chat_status: int, text: str, html: bool = False) -> Iterator[str]:
+    """A loopback server: GET .../models answers ``models_status``, POSTs ``chat_status``;
+    ``html`` answers every request with a web page instead."""
 
     class Handler(BaseHTTPRequestHandler):
         def _answer(self, status: int) -> None:
@@ -34,6 +35,8 @@ def http_server(models_status: int, chat_status: int, text: str) -> Iterator[str
                 self.rfile.read(length)
             body = json.dumps({"error": {"message": text}} if status != 200 else
                               {"object": "list", "data": [{"id": "foo"}]}).encode()
+            if html:
+                body = f"<html><body>{text}</body></html>".encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -100,6 +103,16 @@ def test_unauthorised_endpoint_names_status_server_text_and_key_variable(tmp_pat
     assert f"{url}/v1" in line and "HTTP 401" in line and "fake error 401: invalid key" in line
     assert "$MY_KEY" in line
     assert "sk-wrong" not in err
+    assert not run_dir.exists()
+
+
+def test_a_web_page_instead_of_an_api_is_refused_before_anything_is_created(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    with http_server(200, 200, "Grafana login", html=True) as url:
+        code = main(_run(url, run_dir))
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert "not with JSON" in err and "Grafana login" in err and "OpenAI-compatible" in err
     assert not run_dir.exists()
 
 

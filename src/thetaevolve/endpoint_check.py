@@ -5,8 +5,9 @@ records one ``llm_error`` per candidate until the budget is spent, and exits 0 w
 server's message only in the store (newcomer audit, finding 1). Two guards:
 
 - ``check_endpoint``: one short request before anything is created, ``GET {url}/models``
-  (vLLM, SGLang, llama.cpp, Ollama and hosted APIs all serve it). A refused connection or
-  an HTTP 401/403 stops the command at once; a 404 means the server has no model list,
+  (vLLM, SGLang, llama.cpp, Ollama and hosted APIs all serve it). A refused connection,
+  an HTTP 401/403 or an answer that is not JSON (a web page: not an OpenAI-compatible API)
+  stops the command at once; a 404 means the server has no model list,
   and the first calls decide instead; a slow answer or a 5xx is only a warning, since
   the run's calls have their own deadline and retries.
 - ``EndpointGuard``: wraps the proposer and watches its calls. After
@@ -114,6 +115,14 @@ def check_endpoint(llm: LLMConfig, timeout_s: float = PREFLIGHT_TIMEOUT_S) -> li
                 f"running, and is --base-url (llm.base_url) right? Also, {_key_hint(llm)}. "
                 "Nothing was started."
             ) from None
+        if not _is_json(body):
+            # e.g. a web UI or another service on that port: every call would come back
+            # "malformed" and be retried until the budget is spent.
+            raise EndpointUnusable(
+                f"{url}/models answered, but not with JSON ({_short_bytes(body)!r}): {url} does not "
+                "look like an OpenAI-compatible API. Check --base-url (most servers serve under "
+                f"/v1); {_key_hint(llm)}. Nothing was started."
+            )
         models = _model_ids(body)
         if models and llm.model not in models:
             warnings.append(
@@ -121,6 +130,19 @@ def check_endpoint(llm: LLMConfig, timeout_s: float = PREFLIGHT_TIMEOUT_S) -> li
                 "calls may fail with HTTP 404"
             )
     return warnings
+
+
+def _is_json(body: bytes) -> bool:
+    try:
+        json.loads(body)
+    except ValueError:
+        return False
+    return True
+
+
+def _short_bytes(body: bytes, limit: int = 80) -> str:
+    text = " ".join(body.decode("utf-8", "replace").split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _model_ids(body: bytes) -> list[str]:
