@@ -18,6 +18,7 @@ def _load_builtins() -> None:
     from thetaevolve.tasks import circle_packing  # noqa: F401
     from thetaevolve.tasks import autocorrelation, circles_rectangle, hadamard  # noqa: F401
     from thetaevolve.tasks import erdos_overlap, heilbronn, kissing, min_max_distance, sums_differences  # noqa: F401
+    from thetaevolve.tasks import uncertainty  # noqa: F401
 
 
 def task_names() -> list[str]:
