@@ -32,8 +32,6 @@ _FLOAT_SAFE = 1 << 52  # below this, coordinates and their differences are exact
 _INITIAL_PROGRAM = """'''Kissing configuration in DIMENSION dimensions: as many non-zero integer points as possible
 with every pairwise distance at least the largest norm.'''
 
-import itertools
-
 import numpy as np
 
 DIMENSION = __D__
@@ -43,11 +41,13 @@ DIMENSION = __D__
 def candidates(dim, seed):
     '''Vectors with two entries +-1 (the D_n root system), in a shuffled order.'''
     found = []
-    for i, j in itertools.combinations(range(dim), 2):
-        for si, sj in itertools.product((1, -1), repeat=2):
-            v = [0] * dim
-            v[i], v[j] = si, sj
-            found.append(v)
+    for i in range(dim):
+        for j in range(i + 1, dim):
+            for si in (1, -1):
+                for sj in (1, -1):
+                    v = [0] * dim
+                    v[i], v[j] = si, sj
+                    found.append(v)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(found))
     return [found[k] for k in order]

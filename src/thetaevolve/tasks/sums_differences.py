@@ -47,13 +47,11 @@ def expand(digits, base, levels):
 
 def construct_set():
     digits = digit_set()
-    spread = 2.0  # the base is spread * max digit + 1; 2 keeps digit sums from carrying
-    base = int(round(spread * max(digits))) + 1
+    base = 10  # base >= 2 * max digit + 1 keeps digit sums from carrying
+    base = max(base, max(digits) + 1)
     levels = 3
     levels = min(max(levels, 1), 9)  # keep the set below ~20,000 elements
-    extra_offset = 0.0  # a shift added to every element but 0 (0 must stay in U)
-    numbers = expand(digits, base, levels)
-    return [0] + [x + int(round(extra_offset)) for x in numbers if x != 0]
+    return expand(digits, base, levels)
 # EVOLVE-BLOCK-END
 
 

@@ -59,13 +59,20 @@ import numpy as np
 
 # EVOLVE-BLOCK-START
 def construct_roots():
-    '''A few double roots spread out geometrically (far from the best placement).'''
+    '''A few double roots: a geometric spread with a gentle bend (far from the best placement).'''
     m = 3
     first_root = 4.0
     growth = 2.5
+    bend = 0.0  # extra growth per step, squared in the step index
     jitter = 0.0
-    roots = [first_root * growth ** k + jitter * k for k in range(m)]
-    return sorted(roots)
+    smallest_gap = 0.5  # keep the roots apart: equal roots make the system singular
+    roots = []
+    for k in range(m):
+        z = first_root * growth ** (k + bend * k * k) + jitter * (k % 2)
+        if roots and z < roots[-1] + smallest_gap:
+            z = roots[-1] + smallest_gap
+        roots.append(max(z, 0.1))
+    return roots
 # EVOLVE-BLOCK-END
 
 
