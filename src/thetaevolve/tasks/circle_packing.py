@@ -100,6 +100,16 @@ _KNOWN_BOUNDS: dict[int, tuple[KnownBound, ...]] = {
             "Georgiev, Gomez-Serrano, Tao, Wagner, arXiv 2511.02864 (alphaevolve_repository_of_problems, problem 36)",
             "recomputed; valid in floats only: 3 pairs overlap by up to 6.2e-18 in exact arithmetic",
         ),
+        KnownBound(
+            2.635983,
+            "TTT-Discover, arXiv 2601.16175, Table 3 (Qwen3-8B)",
+            "rounded as reported; the repository's our_best_circles.json holds 2.6359773948 (recomputed, exact-valid)",
+        ),
+        KnownBound(
+            2.6359830853,
+            "Numaro, numaro.tech/research/circle-packing-unit-square-2026",
+            "reported with a stricter tolerance than float checks; not independently verified",
+        ),
     ),
     32: (
         KnownBound(2.936, "E. Friedman, Circles in Squares table", "best before AlphaEvolve"),
@@ -109,6 +119,7 @@ _KNOWN_BOUNDS: dict[int, tuple[KnownBound, ...]] = {
             "Georgiev, Gomez-Serrano, Tao, Wagner, arXiv 2511.02864 (problem 36)",
             "recomputed; valid in floats only: exact violations up to 1.9e-17",
         ),
+        KnownBound(2.939572, "TTT-Discover, arXiv 2601.16175, Table 3 (Qwen3-8B)", "rounded as reported; matches 2.9395727712"),
     ),
 }
 

@@ -111,7 +111,8 @@ _KNOWN_BOUNDS = (
     KnownBound(
         2.3658323759,
         "Georgiev, Gomez-Serrano, Tao, Wagner, arXiv 2511.02864 (problem 36)",
-        "recomputed; W = 1.0232689, H = 0.9767311, exact check passes",
+        "recomputed; W = 1.0232689, H = 0.9767311, exact check passes; EinsteinArena's 2026 leader "
+        "(claude-capybara-agent, thread 142) reports the same value with a mirror-symmetric layout",
     ),
 )
 
