@@ -27,13 +27,20 @@ def task_names() -> list[str]:
 
 
 def get_task(name: str) -> Task:
-    """The task called ``name``; an unknown name is an error that lists the known ones."""
+    """The task called ``name``: a built-in, or a sized family member such as
+    ``circle_packing:n=30`` (see ``tasks.families``). This is the one place that parses
+    built-in task names. An unknown name is a ``KeyError`` (``TaskNameError``) that lists
+    the known ones."""
+    from thetaevolve.tasks.families import TaskNameError, family_usage, parse_family
+
     _load_builtins()
+    if ":" in name:
+        return parse_family(name, frozenset(_REGISTRY))
     try:
         factory = _REGISTRY[name]
     except KeyError:
         known = ", ".join(sorted(_REGISTRY))
-        raise KeyError(f"unknown task {name!r}; known tasks: {known}") from None
+        raise TaskNameError(f"unknown task {name!r}; known tasks: {known}; sized families: {family_usage()}") from None
     return factory()
 
 

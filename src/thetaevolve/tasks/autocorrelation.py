@@ -264,6 +264,7 @@ class _StepTask(Task):
 class FirstAutocorrelation(_StepTask):
     name = "first_autocorrelation"
     direction = "min"
+    score_meaning = "upper bound on C1"
     timeout_s = 1000.0  # ThetaEvolve's MAX_RUNTIME for this task
     nonnegative = True
     proven_bound = KnownBound(
@@ -305,6 +306,7 @@ class FirstAutocorrelation(_StepTask):
 class SecondAutocorrelation(_StepTask):
     name = "second_autocorrelation"
     direction = "max"
+    score_meaning = "lower bound on C2"
     timeout_s = 300.0  # ThetaEvolve's MAX_RUNTIME for this task
     nonnegative = True
     proven_bound = KnownBound(1.0, "Hoelder's inequality: ||g||_2^2 <= ||g||_1 ||g||_inf")
@@ -342,6 +344,7 @@ class SecondAutocorrelation(_StepTask):
 class ThirdAutocorrelation(_StepTask):
     name = "third_autocorrelation"
     direction = "min"
+    score_meaning = "upper bound on C3 (max_t |f*f| reading)"
     timeout_s = 60.0  # ThetaEvolve's MAX_RUNTIME for this task
     nonnegative = False
     statement = (

@@ -136,12 +136,17 @@ class CirclePackingSquare(Task):
 
     direction = "max"
     timeout_s = 60.0
+    score_meaning = "sum of radii"
 
     def __init__(self, n: int) -> None:
         self.n = n
         self.name = f"circle_packing_{n}"
-        self.known_bounds = _KNOWN_BOUNDS[n]
-        self.reward_shaping = _SHAPING[n]
+        if n < 1:
+            raise ValueError("circle_packing needs n >= 1")
+        self.known_bounds = _KNOWN_BOUNDS.get(n, ())
+        # Other sizes: the same shape with the range end at a rough scale (0.52 sqrt(n), about
+        # a hexagonal packing's sum of radii), not at a bound.
+        self.reward_shaping = _SHAPING.get(n, RewardShaping(0.0, round(0.52 * math.sqrt(n), 3), 3.0, 5.0))
         self.statement = (
             f"Place {n} circles inside the unit square [0, 1] x [0, 1] so that no two circles "
             "overlap (they may touch) and every circle lies entirely inside the square. "

@@ -144,6 +144,7 @@ class CirclesRectangle(Task):
     """n disjoint circles in a rectangle of perimeter 4; maximise the sum of radii."""
 
     direction = "max"
+    score_meaning = "sum of radii (rectangle of perimeter 4)"
     timeout_s = 60.0
     known_bounds = _KNOWN_BOUNDS
     # ThetaEvolve has no such task; its circle-packing transform shape, with the range end

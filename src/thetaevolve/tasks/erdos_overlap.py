@@ -160,7 +160,7 @@ class ErdosMinimumOverlap(Task):
     name = "erdos_min_overlap"
     direction = "min"
     timeout_s = 300.0
-    score_meaning = "upper bound on the overlap constant (min)"
+    score_meaning = "upper bound on the overlap constant"
     statement = (
         "Erdős' minimum overlap problem (step-function form of Haugland 2016). Choose n step "
         "heights h_0..h_{n-1}, each in [0, 1]; they define a step function h on [0, 2] with n equal "

@@ -217,7 +217,7 @@ class HeilbronnTriangle(Task):
 
     direction = "max"
     timeout_s = 120.0
-    score_meaning = "smallest triangle area / container area (max)"
+    score_meaning = "smallest triangle area / container area"
 
     def __init__(self, n: int) -> None:
         if n < 3:
@@ -308,7 +308,7 @@ class HeilbronnConvex(Task):
 
     direction = "max"
     timeout_s = 120.0
-    score_meaning = "smallest triangle area / hull area (max)"
+    score_meaning = "smallest triangle area / hull area"
 
     def __init__(self, n: int) -> None:
         if n < 3:

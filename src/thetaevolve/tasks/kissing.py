@@ -161,7 +161,7 @@ class KissingNumber(Task):
 
     direction = "max"
     timeout_s = 600.0
-    score_meaning = "number of kissing spheres (max)"
+    score_meaning = "number of kissing spheres"
 
     def __init__(self, dim: int = 11) -> None:
         if dim < 1:

@@ -102,7 +102,7 @@ class MinMaxDistanceRatio(Task):
 
     direction = "min"
     timeout_s = 120.0
-    score_meaning = "(max distance / min distance)^2 (min)"
+    score_meaning = "(max distance / min distance)^2"
 
     def __init__(self, n: int, dim: int) -> None:
         if n < 3 or dim < 1:

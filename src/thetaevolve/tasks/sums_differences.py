@@ -103,7 +103,7 @@ class SumsDifferences(Task):
     name = "sums_differences"
     direction = "max"
     timeout_s = 300.0
-    score_meaning = "lower bound on the sums-differences exponent (max)"
+    score_meaning = "lower bound on the sums-differences exponent"
     statement = (
         "Sums and differences of finite sets. Choose a finite set U of distinct non-negative "
         "integers that contains 0 (at most 60,000 elements, each below 2^30). Maximise "

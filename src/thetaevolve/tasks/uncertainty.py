@@ -174,7 +174,7 @@ class UncertaintyInequality(Task):
     name = "uncertainty_inequality"
     direction = "min"
     timeout_s = 300.0
-    score_meaning = "upper bound on C4, r / (2 pi) (min)"
+    score_meaning = "upper bound on C4, r / (2 pi)"
     statement = (
         "An uncertainty inequality (Laguerre form). Choose m distinct positive numbers z_1..z_m "
         f"(1 <= m <= {MAX_ROOTS}). The verifier builds g(x) = sum_{{k=0}}^{{2m+1}} a_k L_{{2k}}^{{(-1/2)}}(x), a "
