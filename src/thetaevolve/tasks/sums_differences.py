@@ -23,7 +23,7 @@ from thetaevolve.tasks.base import KnownBound, RewardShaping, Task
 from thetaevolve.types import Solution, Verdict
 
 MAX_ELEMENTS = 60_000  # AlphaEvolve's largest set has 54,265; the work grows as |U|^2
-MAX_VALUE = (1 << 30) - 1  # keeps 2 max(U) + 1 inside int32 for the block counter
+MAX_VALUE = (1 << 30) - 1  # bounds the number of blocks (and the work for very sparse sets)
 
 _INITIAL_PROGRAM = """'''Sums and differences: a set U of distinct integers >= 0 containing 0, maximise
 1 + log(|U - U| / |U + U|) / log(2 max(U) + 1).'''
