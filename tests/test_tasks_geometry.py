@@ -237,3 +237,13 @@ def test_kissing_big_coordinates_use_the_exact_path():
     assert get_task("kissing_number_11").verify({"points": rows}).score == 4.0
     rows[1] = _pad([[big - 1, big - 1]])[0]  # distance to (big, 0) shrinks below the norm
     assert not get_task("kissing_number_11").verify({"points": rows}).valid
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 10**6), st.permutations(list(range(11))), st.lists(st.sampled_from([1, -1]), min_size=11, max_size=11))
+def test_kissing_is_invariant_under_integer_scaling_and_signed_coordinate_permutations(scale, order, signs):
+    # Both maps are exact on integers and preserve the condition min |x - y| >= max |x|.
+    points = _load("alphaevolve_kissing_number_11.json")["points"][:120]
+    moved = [[scale * signs[k] * p[order[k]] for k in range(11)] for p in points]
+    verdict = get_task("kissing_number_11").verify({"points": moved})
+    assert verdict.valid and verdict.score == 120.0
