@@ -97,3 +97,14 @@ def test_table_marks_unverified_best_values_and_fits_the_width():
     ratio = next(line for line in table.splitlines() if line.startswith("min_max_distance_16_2d"))
     assert "604*" in kissing and "*" not in ratio.split()[-1]
     assert max(len(line) for line in table.splitlines()[:-2]) <= 100
+
+
+def test_a_family_member_runs_end_to_end(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default run directory is created under ./runs
+    assert main(["run", "heilbronn_triangle:n=7", "--budget", "4", "--batch-size", "2",
+                 "--samples-per-prompt", "2", "--seed", "2", "--quiet"]) == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert run_dir.name.startswith("heilbronn_triangle_n_7-")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["best_valid"] is True
+    assert main(["verify", "heilbronn_triangle:n=7", str(run_dir / "best_solution.json")]) == 0
