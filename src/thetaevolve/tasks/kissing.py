@@ -85,7 +85,7 @@ _KNOWN_BOUNDS = {
     ),
 }
 _UPPER_BOUNDS = {
-    11: KnownBound(868, "upper bound from H. Cohn's kissing-number table", "cited from that table, not re-derived here"),
+    11: KnownBound(868, "upper bound in H. Cohn's kissing-number table", "quoted second-hand, not re-checked against the table"),
 }
 
 
