@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,12 +26,15 @@ _MAX_SUFFIX = 10_000
 
 
 def claim_default_run_dir(task: str, root: Path = Path("runs")) -> Path:
-    """Create and return ``runs/<task>-<stamp>`` (``-2``, ``-3``, ... if taken).
+    """Create and return ``runs/<task>-<stamp>`` (``-2``, ``-3``, ... if taken), the task
+    name made path-safe (``heilbronn_triangle:n=7`` -> ``heilbronn_triangle_n_7``).
 
     ``os.mkdir`` either creates the folder or fails, so two processes can never both
     claim one name.
     """
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    # Family names such as circle_packing:n=30 hold ':' and '=', which some tools mishandle in paths.
+    task = re.sub(r"[^A-Za-z0-9_.-]+", "_", task)
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
