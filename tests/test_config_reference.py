@@ -72,3 +72,13 @@ def test_resume_set_changes_mid_run_settings_and_refuses_the_others(tmp_path, ca
                  "--quiet"]) == 0
     config = load_config(run_dir / "config.yaml")
     assert config.llm.timeout_s == 30 and config.budget == 4
+
+
+@pytest.mark.parametrize("flag", ["--budjet", "--bud"])
+def test_a_misspelled_or_abbreviated_flag_gets_the_subcommand_usage(capsys, flag):
+    with pytest.raises(SystemExit) as stop:
+        main(["run", "circle_packing_26", flag, "8"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: thetaevolve run ")
+    assert f"thetaevolve run: error: unrecognized arguments: {flag}" in err

@@ -408,7 +408,10 @@ def _error(message: object, code: int) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # a misspelled flag: show the subcommand's usage, not the top level's
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        sub.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # here, so a closed pipe is reported below, not at exit
