@@ -1,6 +1,6 @@
 # Everything a fresh clone needs is installed by these targets; nothing by hand.
 #   make run   - set up and run the main job (offline evolution on circle_packing_26)
-#   make test  - set up (with the rl extra) and run the test suite
+#   make test  - set up (with the rl and ray extras) and run the test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -23,7 +23,7 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	# torch is pinned to the CPU build in the rl extra; install it first so that
 	# nothing else pulls a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
-	$(BIN)/python -m pip install --quiet -e ".[dev,rl]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,rl,ray]"
 	touch $(VENV)/.core-installed $@
 
 system:
