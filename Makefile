@@ -24,7 +24,7 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	# nothing else pulls a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
 	$(BIN)/python -m pip install --quiet -e ".[dev,rl,ray]"
-	touch $(VENV)/.core-installed $@
+	touch $(VENV)/.core-installed $(VENV)/.ray-installed $@
 
 system:
 	@bash scripts/setup_system.sh
@@ -39,7 +39,12 @@ run: setup
 test: setup-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: setup
+# benchmarks/ray_eval.py needs the ray extra.
+$(VENV)/.ray-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[ray]"
+	touch $@
+
+bench: setup $(VENV)/.ray-installed
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:

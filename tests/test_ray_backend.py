@@ -9,6 +9,7 @@ of the sandbox tests are contained on Ray workers as they are locally.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -286,3 +287,31 @@ def _real_uid(pid):
     except OSError:
         return None
     return int(status.split("\nUid:", 1)[1].split()[0])
+
+
+# ---- through the CLI, in fresh processes (this one is already a Ray driver) ---------------
+
+
+def _cli(tmp_path, *sets):
+    command = [sys.executable, "-m", "thetaevolve.cli", "run", "circle_packing_26",
+               "--budget", "8", "--batch-size", "4", "--samples-per-prompt", "2", "--quiet",
+               "--run-dir", str(tmp_path / "run"), "--set", "sandbox.backend=ray",
+               "--set", "sandbox.workers=2"]
+    for item in sets:
+        command += ["--set", item]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "RAY_ADDRESS": ""})
+
+
+def test_cli_run_on_an_in_process_ray_cluster(tmp_path):
+    out = _cli(tmp_path, "sandbox.ray_address=local")
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["evaluations"] == 8 and summary["best_valid"] is True
+
+
+def test_cli_names_an_unreachable_head_in_one_line(tmp_path):
+    out = _cli(tmp_path, "sandbox.ray_address=127.0.0.1:9")
+    assert out.returncode == 2, out.stderr[-3000:]
+    assert "thetaevolve: error: sandbox.ray_address=127.0.0.1:9: no Ray head answers" in out.stderr
+    assert "Traceback" not in out.stderr

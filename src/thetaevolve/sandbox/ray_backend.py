@@ -28,6 +28,7 @@ chosen, so the core install never needs Ray.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import math
@@ -56,6 +57,7 @@ POLL_S = 1.0  # how often the node table is read (joins and departures)
 NO_NODE_WAIT_S = 120.0  # how long a candidate waits for a node when none is left
 REPLY_GRACE_S = 60.0  # past the node's own deadline: the node is taken as wedged
 REST_S = 10.0  # after losing its actor, a node still listed alive gets a new one this late
+CONNECT_TIMEOUT_S = 5.0  # to reach the head named in sandbox.ray_address
 CALLERS = 1024  # threads the gym may block in run(); the slots bound what is in flight
 
 
@@ -97,10 +99,12 @@ class EvalNode:
         }
 
     def run(self, code: str, timeout_s: float) -> dict[str, Any]:
+        started = time.perf_counter()
         result = self._sandbox.run(code, timeout_s)
         # Plain data back over the object store: no class of ours has to unpickle there.
         fields = dataclasses.asdict(result)
         fields["outcome"] = result.outcome.value
+        fields["node_wall_s"] = time.perf_counter() - started  # so the driver sees Ray's share
         return fields
 
     def wait_idle(self) -> None:
@@ -108,6 +112,17 @@ class EvalNode:
 
     def close(self) -> None:
         self._sandbox.close()
+
+
+_REMOTE_EVAL_NODE: Any = None
+
+
+def _remote_eval_node() -> Any:
+    """``EvalNode`` as a Ray actor class, made once: each new one is exported again."""
+    global _REMOTE_EVAL_NODE
+    if _REMOTE_EVAL_NODE is None:
+        _REMOTE_EVAL_NODE = ray.remote(EvalNode)
+    return _REMOTE_EVAL_NODE
 
 
 @dataclass(eq=False)
@@ -132,6 +147,7 @@ def connect(address: str) -> bool:
     """
     if ray.is_initialized():
         return False
+    _check_reachable(address)
     options: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
     try:
         ray.init(address=address, **options)
@@ -142,6 +158,21 @@ def connect(address: str) -> bool:
             "to try the Ray backend on this machine alone"
         ) from None
     return True
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds on a head that does not answer: ``ray.init`` retries it for ever."""
+    if address in ("auto", "local"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ClusterError(
+            f"sandbox.ray_address={address}: no Ray head answers there ({exc}). Start one with "
+            "`ray start --head --port=6379` (docs/scale-out.md), or set "
+            "sandbox.ray_address=local to try the Ray backend on this machine alone"
+        ) from None
 
 
 def _result_from(fields: dict[str, Any]) -> RunResult:
@@ -180,6 +211,8 @@ class RaySandbox:
         self._resting: dict[str, float] = {}  # node id -> when it may get a new actor
         self._closed = False
         self.events: list[dict[str, Any]] = []  # node joins, losses and retries, in order
+        # What Ray added to each recent candidate (driver wall time - node wall time), in s.
+        self.overheads_s: collections.deque[float] = collections.deque(maxlen=4096)
         try:
             self._start_nodes(self._new_nodes(), initial=True)
             if not self._nodes:
@@ -225,7 +258,7 @@ class RaySandbox:
 
     def _start_nodes(self, infos: list[dict[str, Any]], initial: bool = False) -> None:
         """Start an actor on each node and wait until its warm pool is up."""
-        remote = ray.remote(EvalNode)
+        remote = _remote_eval_node()
         pending = []
         for info in infos:
             slots = int(info["Resources"]["CPU"])
@@ -375,8 +408,10 @@ class RaySandbox:
         patience = timeout * 1.1 + 2.0 + REPLY_GRACE_S
         for attempt in range(1, MAX_ATTEMPTS + 1):
             node = self._acquire()
+            started = time.perf_counter()  # after the wait for a slot: that is queueing
             try:
                 fields = ray.get(node.actor.run.remote(code, timeout), timeout=patience)
+                self.overheads_s.append(time.perf_counter() - started - fields["node_wall_s"])
             except GetTimeoutError:
                 reason = f"no answer {patience:.0f} s after a {timeout:g} s candidate was sent"
             except RayError as exc:
