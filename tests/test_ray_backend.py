@@ -183,6 +183,43 @@ def test_killing_a_node_mid_run_loses_and_fails_no_candidate(cluster, local_prog
         sandbox.close()
 
 
+def test_a_killed_actor_is_replaced_and_its_candidate_retried(cluster, monkeypatch):
+    from thetaevolve.sandbox import ray_backend
+
+    monkeypatch.setattr(ray_backend, "REST_S", 0.5)
+    with make_sandbox(TinyTask(), _config(cluster).sandbox) as sandbox:
+        before = {node_id: node.actor for node_id, node in sandbox._nodes.items()}
+        for actor in before.values():  # every actor dies; the nodes stay
+            _kill_and_wait(actor)
+        result = sandbox.run(TinyTask().initial_program)
+        assert result.outcome is Outcome.OK and result.solution == {"x": 0.5}, result
+        retries = [e for e in sandbox.events if e["event"] == "retry"]
+        assert 1 <= len(retries) <= ray_backend.MAX_ATTEMPTS - 1
+        # The nodes got new actors and serve again.
+        deadline = time.monotonic() + 60
+        while len(sandbox._nodes) < len(before) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert set(sandbox._nodes) == set(before)
+        assert all(sandbox._nodes[i].actor is not before[i] for i in before)
+
+
+def test_a_candidate_whose_every_send_is_cut_off_stops_the_run_unscored(cluster, monkeypatch):
+    from thetaevolve.sandbox import ray_backend
+
+    monkeypatch.setattr(ray_backend, "MAX_ATTEMPTS", 1)
+    with make_sandbox(TinyTask(), _config(cluster).sandbox) as sandbox:
+        for node in list(sandbox._nodes.values()):
+            _kill_and_wait(node.actor)
+        with pytest.raises(ray_backend.ClusterError, match="not committed"):
+            sandbox.run(TinyTask().initial_program)
+
+
+def _kill_and_wait(actor):
+    ray.kill(actor, no_restart=True)
+    with pytest.raises(ray.exceptions.RayActorError):
+        ray.get(actor.ready.remote(), timeout=60)
+
+
 def _map(sandbox, codes):
     from concurrent.futures import ThreadPoolExecutor
 
