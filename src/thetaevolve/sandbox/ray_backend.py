@@ -214,12 +214,15 @@ class RaySandbox:
         # What Ray added to each recent candidate (driver wall time - node wall time), in s.
         self.overheads_s: collections.deque[float] = collections.deque(maxlen=4096)
         try:
-            self._start_nodes(self._new_nodes(), initial=True)
+            candidates = self._new_nodes()
+            self._start_nodes(candidates, initial=True)
             if not self._nodes:
                 raise ClusterError(
-                    f"the Ray cluster at sandbox.ray_address={config.ray_address} has no node "
-                    "with a CPU to run candidates on; start workers with "
-                    "`ray start --address=HEAD:6379 --num-cpus=N` (docs/scale-out.md)"
+                    f"the Ray cluster at sandbox.ray_address={config.ray_address} has "
+                    f"{len(candidates)} node(s) with CPUs and none could start an evaluation "
+                    "actor (are their CPUs held by another run? see `ray status`); start "
+                    "nodes with `ray start --address=HEAD:6379 --num-cpus=N` "
+                    "(docs/scale-out.md)"
                 )
         except BaseException:
             self.close()
@@ -270,9 +273,10 @@ class RaySandbox:
             ).remote(self._spec, self._fields, slots)
             node = _Node(info["NodeID"], info.get("NodeManagerAddress", "?"), slots, actor)
             pending.append((node, actor.ready.remote()))
+        deadline = time.monotonic() + START_TIMEOUT_S  # one for all: they start side by side
         for node, ref in pending:
             try:
-                ready = ray.get(ref, timeout=START_TIMEOUT_S)
+                ready = ray.get(ref, timeout=max(0.0, deadline - time.monotonic()))
             except RayError as exc:
                 self._kill(node)
                 with self._cond:
@@ -312,9 +316,20 @@ class RaySandbox:
                 fresh = self._new_nodes()
                 if fresh:
                     # Off the watcher thread: a slow start must not hide a departure.
-                    threading.Thread(target=self._start_nodes, args=(fresh,), daemon=True).start()
+                    threading.Thread(target=self._start_joined, args=(fresh,), daemon=True).start()
             except Exception as exc:  # noqa: BLE001 - the watcher must outlive a bad poll
-                log.warning("ray backend: could not read the node table: %s", _short(exc))
+                if not self._closed:
+                    log.warning("ray backend: could not read the node table: %s", _short(exc))
+
+    def _start_joined(self, infos: list[dict[str, Any]]) -> None:
+        try:
+            self._start_nodes(infos)
+        except Exception as exc:  # noqa: BLE001 - a thread of its own: log, never die loudly
+            with self._cond:
+                for info in infos:
+                    self._starting.discard(info["NodeID"])
+            if not self._closed:
+                log.warning("ray backend: could not start actors on new nodes: %s", _short(exc))
 
     def _lose(self, node: _Node, reason: str) -> None:
         """Stop using ``node``'s actor; candidates in flight there are sent elsewhere."""
