@@ -345,6 +345,9 @@ def test_cli_run_on_an_in_process_ray_cluster(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["evaluations"] == 8 and summary["best_valid"] is True
+    events = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    joined = [e for e in events if e["event"] == "sandbox_node_joined"]
+    assert len(joined) == 1 and joined[0]["slots"] >= 1, events
 
 
 def test_cli_names_an_unreachable_head_in_one_line(tmp_path):
