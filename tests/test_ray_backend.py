@@ -175,9 +175,24 @@ def test_killing_a_node_mid_run_loses_and_fails_no_candidate(cluster, local_prog
         while joined.node_id not in sandbox._nodes and time.monotonic() < deadline:
             time.sleep(0.2)
         assert joined.node_id in sandbox._nodes, sandbox.events
+        # Three candidates per slot at once: all slots fill, none takes a second one.
         slow = SlowTinyTask().initial_program
-        results = [r for r in _map(sandbox, [slow] * (2 * sandbox.slots))]
+        in_flight, done = [], threading.Event()
+
+        def sample():
+            while not done.is_set():
+                in_flight.append(sum(n.busy for n in list(sandbox._nodes.values())))
+                time.sleep(0.01)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            results = _map(sandbox, [slow] * (3 * sandbox.slots))
+        finally:
+            done.set()
+            sampler.join()
         assert all(r.outcome is Outcome.OK for r in results)
+        assert max(in_flight) == sandbox.slots == 4, in_flight
         assert sandbox._nodes[joined.node_id].runs > 0
     finally:
         sandbox.close()
