@@ -102,7 +102,8 @@ class EvalNode:
         started = time.perf_counter()
         result = self._sandbox.run(code, timeout_s)
         # Plain data back over the object store: no class of ours has to unpickle there.
-        fields = dataclasses.asdict(result)
+        # (Not dataclasses.asdict: it deep-copies a solution that may be 64 MB.)
+        fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
         fields["outcome"] = result.outcome.value
         fields["node_wall_s"] = time.perf_counter() - started  # so the driver sees Ray's share
         return fields
