@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import select
+import socket
 import subprocess
 import sys
 import threading
@@ -316,6 +318,26 @@ def test_the_environment_of_ray_workers_is_out_of_reach(hostile_sandbox):
     result = hostile_sandbox.run(_program("read_secret"), timeout_s=5)
     assert result.outcome is Outcome.CRASH and "no secret found" in result.detail, result
     assert "hunter2" not in result.stdout + result.stderr
+    _assert_nodes_unharmed(hostile_sandbox)
+
+
+def test_an_escaped_daemon_does_not_outlive_its_run_on_ray_workers(hostile_sandbox):
+    result = hostile_sandbox.run(_program("escaped_daemon"), timeout_s=1.5)
+    assert result.outcome is Outcome.OK, result
+    _assert_nodes_unharmed(hostile_sandbox)  # no process of a candidate uid is left
+
+
+def test_no_network_from_ray_workers(hostile_sandbox):
+    if not all(node.info.get("bwrap") for node in hostile_sandbox._nodes.values()):
+        pytest.skip("without bwrap the network namespace depends on the host's rights")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        port = listener.getsockname()[1]
+        result = hostile_sandbox.run(_program("network_connect", PORT=port), timeout_s=5)
+        pending, _, _ = select.select([listener], [], [], 0.2)
+    assert result.outcome is Outcome.CRASH, result
+    assert pending == [], "the listening socket saw a connection"
     _assert_nodes_unharmed(hostile_sandbox)
 
 
