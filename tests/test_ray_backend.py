@@ -136,6 +136,27 @@ def test_ray_is_imported_only_when_the_backend_is_chosen():
     assert out.stdout.strip() == "False"
 
 
+def test_without_ray_the_backend_is_a_clear_error():
+    probe = (
+        "import sys\n"
+        "sys.modules['ray'] = None  # as if the ray extra were not installed\n"
+        "sys.path.insert(0, 'tests')\n"
+        "from conftest import TinyTask\n"
+        "from thetaevolve.config import SandboxConfig\n"
+        "from thetaevolve.errors import UserError\n"
+        "from thetaevolve.sandbox import make_sandbox\n"
+        "try:\n"
+        "    make_sandbox(TinyTask(), SandboxConfig(backend='ray'))\n"
+        "except UserError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         cwd=Path(__file__).parent.parent, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "sandbox.backend=ray needs Ray" in out.stdout
+    assert "pip install 'thetaevolve[ray]'" in out.stdout
+
+
 def test_a_ray_run_commits_the_same_programs_as_a_local_run(cluster, local_programs, tmp_path):
     config = _config(cluster)
     assert len(local_programs) == BUDGET + 1
