@@ -95,6 +95,8 @@ MEANINGS: dict[str, tuple[str, str]] = {
     "sandbox.warm_pool": ("keep pre-imported worker processes that fork each candidate", ""),
     "sandbox.uid_base": ("run as root: first uid given to candidates", "uid"),
     "sandbox.uid_count": ("run as root: how many uids candidates may use", "uids"),
+    "sandbox.backend": ("where candidates run: this machine's warm pool, or one on every node of a Ray cluster (docs/scale-out.md)", ""),
+    "sandbox.ray_address": ("Ray cluster to join: auto (`ray start` here), local (private, in-process), HOST:PORT or ray://HOST:PORT", ""),
     # prompt
     "prompt.num_top_programs": ("best programs shown in each prompt", "programs"),
     "prompt.num_inspirations": ("other programs shown in each prompt", "programs"),

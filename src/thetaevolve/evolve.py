@@ -90,6 +90,7 @@ async def evolve(
     best = session.database.best()
     display.start(gym.evaluations, best.score if best else None, _failures_so_far(session))
     proposer = EndpointGuard(make_proposer(session.config, session.task), session.config.llm)
+    logged_events = _log_sandbox_events(session, 0)
     try:
         while gym.evaluations < budget and proposer.tripped is None:
             report = await gym.step(proposer, max_children=budget - gym.evaluations)
@@ -106,6 +107,7 @@ async def evolve(
                 wall_s=round(report.wall_s, 4),
             )
             display.update(report)
+            logged_events = _log_sandbox_events(session, logged_events)
             if on_batch is not None:
                 on_batch(report)
     finally:
@@ -131,3 +133,13 @@ def _failures_so_far(session: Session) -> int:
     if initial is not None and initial.outcome.is_failure and session.database.get_meta("initial_programs"):
         failed -= 1
     return max(0, failed)
+
+
+def _log_sandbox_events(session: Session, logged: int) -> int:
+    """Append the sandbox's new events (the Ray backend's node joins, losses and retries) to
+    metrics.jsonl, so a run's record says which nodes it used and lost; returns the count."""
+    events = list(getattr(session.sandbox, "events", ()))
+    for event in events[logged:]:
+        fields = {k: v for k, v in event.items() if k != "event"}
+        session.log(f"sandbox_{event['event']}", **fields)
+    return len(events)
