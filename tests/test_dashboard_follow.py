@@ -1,0 +1,188 @@
+"""The dashboard's reading side: cursors, totals, run state, read-only access, bad folders."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from dashboard_support import SyntheticRun
+from thetaevolve.config import DatabaseConfig
+from thetaevolve.dashboard.follower import RunFollower, dumps
+from thetaevolve.database import ProgramDatabase
+
+
+def _follow(run_dir: Path) -> RunFollower:
+    follower = RunFollower(run_dir.name, run_dir)
+    follower.poll()
+    return follower
+
+
+def _overview(follower: RunFollower) -> dict:
+    return follower.describe()["overview"]
+
+
+def test_overview_matches_the_run_summary(tmp_path):
+    run = SyntheticRun(tmp_path / "a", tokens_per_candidate=100, price_per_token=1e-6)
+    for _ in range(5):
+        run.add_batch(32)
+    summary = run.finish()
+    o = _overview(_follow(tmp_path / "a"))
+    assert o["state"] == "finished"
+    assert o["candidates"] == summary["evaluations"] == 160
+    assert o["ok"] == summary["ok"]
+    assert o["failures"] == summary["failures"]
+    assert o["best_score"] == summary["best_score"]
+    assert o["best_id"] == summary["best_program_id"]
+    assert o["initial_score"] == summary["initial_score"]
+    assert o["batches"] == summary["batches"]
+    assert o["llm"]["tokens_in"] + o["llm"]["tokens_out"] == 160 * 100
+    assert o["llm"]["cost_usd"] == pytest.approx(160 * 100 * 1e-6)
+    assert o["gap"] == pytest.approx(summary["best_known"] - summary["best_score"])
+
+
+def test_deltas_carry_only_new_rows_and_stay_small(tmp_path):
+    run = SyntheticRun(tmp_path / "a")
+    run.add_batch(32)
+    follower = _follow(tmp_path / "a")
+    first = follower.snapshot()
+    assert len(first["programs"]["did"]) == follower.rows
+    seq = follower.seq
+    run.add_batch(32)
+    assert follower.poll()
+    (delta_seq, delta), = follower.deltas_after(seq)
+    assert delta_seq == seq + 1
+    ids = _ids(delta["programs"])
+    assert ids[0] == first["programs"]["after"] + sum(first["programs"]["did"]) + 1
+    assert len([k for k in delta["programs"]["kind"] if k == 0]) == 32
+    assert len(delta["batches"]) == 1 and delta["overview"]["candidates"] == 64
+    assert len(dumps(delta).encode()) < 10_000
+    assert not follower.poll()  # nothing new: no delta
+    # A fresh snapshot is the old one plus the delta, row for row.
+    again = follower.snapshot()
+    assert _ids(again["programs"]) == _ids(first["programs"]) + ids
+    run.close()
+
+
+def _ids(columns: dict) -> list[int]:
+    out, pid = [], columns["after"]
+    for d in columns["did"]:
+        pid += d
+        out.append(pid)
+    return out
+
+
+def test_evicted_programs_stay_and_are_marked(tmp_path):
+    run = SyntheticRun(tmp_path / "a", database=DatabaseConfig(num_islands=1, population_size=10,
+                                                               migration_interval=0))
+    run.add_batch(16, failure_rate=0.0)
+    follower = _follow(tmp_path / "a")
+    seq = follower.seq
+    run.add_batch(16, failure_rate=0.0)
+    follower.poll()
+    (_, delta), = follower.deltas_after(seq)
+    assert delta["evicted"], "the population cap of 10 must evict some of 33 programs"
+    snap = follower.snapshot()
+    assert sum(snap["programs"]["ev"]) == follower.evicted == _overview(follower)["evicted"]
+    assert len(snap["programs"]["did"]) == follower.rows  # evicted rows are still sent
+    run.close()
+
+
+def test_reading_never_disturbs_the_writer(tmp_path):
+    run = SyntheticRun(tmp_path / "a")
+    run.add_batch(8)
+    store = tmp_path / "a" / "programs.sqlite"
+    follower = _follow(tmp_path / "a")
+    assert _overview(follower)["state"] == "running"  # the writer's lock is seen, not taken
+    follower.snapshot()
+    run.add_batch(8)  # the writer commits while the dashboard holds its connection
+    follower.poll()
+    assert _overview(follower)["candidates"] == 16
+    run.close()
+    before = hashlib.sha256(store.read_bytes()).hexdigest()
+    follower.poll()
+    follower.snapshot()
+    assert hashlib.sha256(store.read_bytes()).hexdigest() == before
+    # A new writer can take the store over while the dashboard still reads it.
+    ProgramDatabase.open(store, DatabaseConfig(num_islands=2)).close()
+    assert _overview(follower)["state"] == "stopped"  # no summary event: not finished
+    follower.close()
+
+
+def test_a_killed_run_reads_as_stopped_and_a_resumed_one_as_running(tmp_path):
+    run = SyntheticRun(tmp_path / "a")
+    run.add_batch(8)
+    run.close()  # as if killed: no summary event
+    follower = _follow(tmp_path / "a")
+    assert _overview(follower)["state"] == "stopped"
+    writer = ProgramDatabase.open(tmp_path / "a" / "programs.sqlite", DatabaseConfig(num_islands=2))
+    follower.poll()
+    assert _overview(follower)["state"] == "running"
+    writer.close()
+
+
+@pytest.mark.parametrize("damage, expected", [
+    ("no_marker", "not a ThetaEvolve run directory"),
+    ("foreign_marker", "foreign directory"),
+    ("garbage_store", "not an SQLite database at all"),
+    ("foreign_sqlite", "not a ThetaEvolve program store"),
+    ("truncated_store", "damaged"),
+    ("missing_dir", "does not exist"),
+])
+def test_unusable_run_directories_get_one_clear_sentence(tmp_path, damage, expected):
+    run_dir = tmp_path / "r"
+    if damage != "missing_dir":
+        run = SyntheticRun(run_dir)
+        run.add_batch(8)
+        run.finish()
+    store = run_dir / "programs.sqlite"
+    if damage == "no_marker":
+        (run_dir / "run.json").unlink()
+    elif damage == "foreign_marker":
+        (run_dir / "run.json").write_text(json.dumps({"format": "something-else"}))
+    elif damage == "garbage_store":
+        store.write_bytes(b"this is not a database" * 100)
+    elif damage == "foreign_sqlite":
+        store.unlink()
+        sqlite3.connect(store).execute("CREATE TABLE t (x)").connection.commit()
+    elif damage == "truncated_store":
+        data = store.read_bytes()
+        store.write_bytes(data[:100] + b"\x00" * (len(data) - 100))
+    follower = RunFollower("r", run_dir)
+    follower.poll()
+    entry = follower.describe()
+    assert expected in entry["error"], entry
+    assert "Traceback" not in entry["error"]
+    assert "overview" not in entry
+    assert "error" in follower.snapshot()
+
+
+def test_a_run_that_becomes_readable_recovers(tmp_path):
+    run_dir = tmp_path / "later"
+    follower = RunFollower("later", run_dir)
+    follower.poll()
+    assert "does not exist" in follower.describe()["error"]
+    run = SyntheticRun(run_dir)
+    run.add_batch(4)
+    assert follower.poll()
+    entry = follower.describe()
+    assert "error" not in entry and entry["overview"]["candidates"] == 4
+    (_, delta), = follower.deltas_after(follower.seq - 1)
+    assert delta.get("recovered") is True
+    run.close()
+
+
+def test_a_torn_event_line_waits_for_its_end(tmp_path):
+    from thetaevolve.dashboard.eventlog import read_events
+
+    log = tmp_path / "metrics.jsonl"
+    log.write_text('{"event": "batch", "batch": 1, "evaluations": 4}\n{"event": "bat')
+    tail = read_events(log, 0)
+    assert len(tail.batches) == 1 and tail.offset == log.read_text().index("{", 5)
+    with log.open("a") as handle:
+        handle.write('ch", "batch": 2, "evaluations": 8}\nnot json\n')
+    more = read_events(log, tail.offset)
+    assert [b[0] for b in more.batches] == [2] and more.unreadable_lines == 1
