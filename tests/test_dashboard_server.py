@@ -149,6 +149,13 @@ def test_run_with_dashboard_flag_serves_beside_the_run(tmp_path):
         proc.wait()
     with pytest.raises(urllib.error.URLError):  # the dashboard stopped with the run
         urllib.request.urlopen(url + "api/runs", timeout=5)
+    # The finished run's best solution is drawn by the task, as a PNG.
+    with Dashboard([run_dir]) as dash:
+        _, data = _get(dash.url + "api/runs")
+        assert data["runs"][0]["overview"]["state"] == "finished"
+        with urllib.request.urlopen(dash.url + "api/runs/cli-run/solution.png", timeout=30) as r:
+            assert r.headers["Content-Type"] == "image/png"
+            assert r.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
 def test_dashboard_command_rejects_bad_flags_in_one_line(tmp_path):

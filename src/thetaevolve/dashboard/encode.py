@@ -8,8 +8,8 @@ exact value is one click away, on the program's page), times relative to the run
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
+from collections.abc import Sequence
+from math import isfinite
 from typing import Any
 
 from thetaevolve.dashboard.runstore import ProgramRow
@@ -22,36 +22,36 @@ _OUTCOME_CODE = {o: i for i, o in enumerate(OUTCOMES)}
 UNKNOWN = -1  # a kind or outcome this version does not know (a newer writer)
 
 
-def encode_rows(rows: Iterable[ProgramRow], after: int, t0: float) -> dict[str, Any]:
-    """Columns for rows whose ids all exceed ``after`` (the id before the first row)."""
-    did: list[int] = []
-    par: list[int] = []
-    kind: list[int] = []
-    isl: list[int] = []
-    gen: list[int] = []
-    it: list[int] = []
-    out: list[int] = []
-    sc: list[float | None] = []
-    rw: list[float | None] = []
-    t: list[float] = []
-    previous = after
-    for row in rows:
-        did.append(row.id - previous)
-        previous = row.id
-        par.append(0 if row.parent_id is None else row.id - row.parent_id)
-        kind.append(_KIND_CODE.get(row.kind, UNKNOWN))
-        isl.append(row.island)
-        gen.append(row.generation)
-        it.append(row.iteration)
-        out.append(_OUTCOME_CODE.get(row.outcome, UNKNOWN))
-        sc.append(_digits(row.score, 12))
-        rw.append(_digits(row.reward, 6))
-        t.append(round(row.created_at - t0, 1))
-    return {"after": after, "did": did, "par": par, "kind": kind, "isl": isl, "gen": gen,
-            "it": it, "out": out, "sc": sc, "rw": rw, "t": t}
+def encode_rows(rows: Sequence[ProgramRow], after: int, t0: float,
+                rewards: bool = True) -> dict[str, Any]:
+    """Columns for rows whose ids all exceed ``after`` (the id before the first row).
+
+    ``rewards`` False leaves the reward column out: only RL runs plot it, and it is the
+    second largest column.
+    """
+    if not rows:
+        empty: dict[str, Any] = {k: [] for k in _COLUMNS}
+        empty["after"] = after
+        return empty
+    (ids, parents, _, kinds, islands, generations, iterations, outcomes, scores, reward,
+     created) = zip(*rows)
+    did = [ids[0] - after] + [b - a for a, b in zip(ids, ids[1:])]
+    columns: dict[str, Any] = {
+        "after": after,
+        "did": did,
+        "par": [0 if p is None else i - p for i, p in zip(ids, parents)],
+        "kind": [_KIND_CODE.get(k, UNKNOWN) for k in kinds],
+        "isl": list(islands),
+        "gen": list(generations),
+        "it": list(iterations),
+        "out": [_OUTCOME_CODE.get(o, UNKNOWN) for o in outcomes],
+        "sc": [float(f"{v:.12g}") if v is not None and isfinite(v) else None for v in scores],
+        "t": [round(c - t0, 1) for c in created],
+    }
+    if rewards:
+        columns["rw"] = [float(f"{v:.6g}") if v is not None and isfinite(v) else None
+                         for v in reward]
+    return columns
 
 
-def _digits(value: float | None, digits: int) -> float | None:
-    if value is None or not math.isfinite(value):
-        return None
-    return float(f"{value:.{digits}g}")
+_COLUMNS = ("did", "par", "kind", "isl", "gen", "it", "out", "sc", "t")

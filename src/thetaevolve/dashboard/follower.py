@@ -118,6 +118,7 @@ class RunFollower:
             recovered = self.error is not None
             self.error = None
         store, info = self._store, self.info
+        self._rewards = info.kind == "train"
         delta: dict[str, Any] = {"run": self.key}
         if recovered:
             delta["recovered"] = True
@@ -136,7 +137,7 @@ class RunFollower:
                 self._count(new)
                 if self.t0 is None:
                     self.t0 = new[0].created_at
-                delta["programs"] = encode_rows(new, after, self.t0)
+                delta["programs"] = encode_rows(new, after, self.t0, rewards=self._rewards)
             evictions = store.evictions_after(self.cursor.evict_batch)
             if evictions:
                 self.evicted += len(evictions)
@@ -250,7 +251,7 @@ class RunFollower:
             rows = list(store.rows_after(0, up_to=cursor.last_id))
         finally:
             store.close()
-        columns = encode_rows(rows, 0, t0 or 0.0)
+        columns = encode_rows(rows, 0, t0 or 0.0, rewards=info.kind == "train")
         columns["ev"] = [1 if row.id in evicted else 0 for row in rows]
         tail = read_events(info.metrics_path, 0, up_to=cursor.log_offset)
         head.update(t0=t0, programs=columns, batches=tail.batches)

@@ -20,7 +20,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from thetaevolve.database.persistence import APPLICATION_ID, SCHEMA_VERSION
@@ -40,9 +40,9 @@ class StoreUnreadable(UserError):
     """The run's store cannot be read; the message names the file and what to do."""
 
 
-@dataclass(frozen=True)
-class ProgramRow:
-    """What the dashboard knows about every program without reading its texts."""
+class ProgramRow(NamedTuple):
+    """What the dashboard knows about every program without reading its texts (a tuple:
+    10^5 of them are read for one page load)."""
 
     id: int
     parent_id: int | None
@@ -160,8 +160,7 @@ class ReadOnlyStore:
                 "LIMIT ?",
                 (last_id, bound, chunk),
             ).fetchall()
-            for row in rows:
-                yield ProgramRow(*row)
+            yield from map(ProgramRow._make, rows)
             if len(rows) < chunk:
                 return
             last_id = rows[-1][0]
@@ -189,7 +188,7 @@ class ReadOnlyStore:
         found = self._db.execute(
             f"SELECT {_ROW_COLUMNS} FROM programs WHERE id = ?", (program_id,)
         ).fetchone()
-        return None if found is None else ProgramRow(*found)
+        return None if found is None else ProgramRow._make(found)
 
     def texts(self, origin_id: int) -> ProgramTexts | None:
         found = self._db.execute(

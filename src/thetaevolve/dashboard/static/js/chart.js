@@ -74,7 +74,9 @@ export function lineChart({ series, lines = [], xLabel, yLabel, width = 900, hei
   defs.append(clip);
   root.append(defs);
   const plot = svg("g", { "clip-path": `url(#${clipId})` });
+  lines = lines.map((l) => (!fitLines && (l.y < y0 || l.y > y1) ? { ...l, off: true, label: `${l.label} — off the scale` } : l));
   for (const l of lines) {
+    if (l.off) continue;
     plot.append(svg("line", { x1: MARGIN.left, x2: MARGIN.left + W, y1: sy(l.y), y2: sy(l.y),
       stroke: l.color, class: "ref-line", "data-ref": l.label }));
   }

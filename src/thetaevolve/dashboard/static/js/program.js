@@ -57,7 +57,7 @@ export async function renderProgram(el, app) {
     h("tr", {}, h("th", {}, "Reward"), h("td", {}, fmtScore(p.reward))),
     h("tr", {}, h("th", {}, "Island · generation · batch"), h("td", {}, `${p.island} · ${p.generation} · ${p.iteration}`)),
     h("tr", {}, h("th", {}, "Kind"), h("td", {}, p.kind, p.origin_id ? [" of ", app.programLink(run.key, p.origin_id, `#${p.origin_id}`), " (a copy made by the database: code and texts are its origin's)"] : "")),
-    h("tr", {}, h("th", {}, "In the population"), h("td", {}, p.evicted ? "evicted (kept in the store)" : "yes, unless failed or retired")),
+    h("tr", {}, h("th", {}, "In the population"), h("td", {}, p.evicted ? "no: evicted (kept in the store)" : p.outcome !== "ok" ? "no: a failed candidate is never a parent" : "yes (unless a re-initialisation retired it)")),
     h("tr", {}, h("th", {}, "Parent"), h("td", {}, p.parent_id ? app.programLink(run.key, p.parent_id, `#${p.parent_id}`) : "none (a root)")),
     h("tr", {}, h("th", {}, "Children"), h("td", {}, childLinks(run, pid, app)))));
   box.append(h("h2", {}, `Program #${p.id}`, p.id === p.best_id ? badge("best", "best") : null), facts);
@@ -65,7 +65,9 @@ export async function renderProgram(el, app) {
     box.append(h("h3", {}, "Solution"), h("img", { class: "solution", alt: `picture of the best solution of ${run.key}`,
       src: `/api/runs/${encodeURIComponent(run.key)}/solution.png?v=${run.overview.best_id}` }));
   } else if (run.info.has_picture && p.outcome === "ok") {
-    box.append(note("The solution picture is drawn for the run's best program only: the store keeps no solution data for the others."));
+    box.append(note(p.id === p.best_id
+      ? "No picture yet: the run has not written best_solution.json."
+      : "The solution picture is drawn for the run's best program only: the store keeps no solution data for the others."));
   }
   if (p.detail) box.append(h("h3", {}, "What went wrong"), h("pre", { class: "detail" }, p.detail));
   box.append(diffBlock(p.parent, "Diff to its parent", app, run));

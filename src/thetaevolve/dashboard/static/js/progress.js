@@ -37,10 +37,12 @@ export function renderProgress(el, app) {
   const runs = app.selectedRuns().filter((r) => !r.error && r.overview);
   if (!runs.length) { el.append(note("No readable run selected.")); return; }
   const lines = refLines(runs, app);
-  const fit = app.route.fit !== "data";
+  // The record is often far from a young run's scores: by default the axis fits the data and
+  // the best-known line shows when it falls inside; one tick puts it on the scale.
+  const fit = app.route.known === "1";
   const toggle = h("label", { class: "inline" },
-    h("input", { type: "checkbox", checked: fit ? true : null, onchange: (e) => app.navigate({ fit: e.target.checked ? null : "data" }) }),
-    " scale the score axis to include the best-known value");
+    h("input", { type: "checkbox", checked: fit ? true : null, onchange: (e) => app.navigate({ known: e.target.checked ? "1" : null }) }),
+    " include the best-known value in the score axis");
   el.append(h("div", { class: "controls" }, toggle));
   const label = (r) => `${r.key} (${r.info.task}): best ${r.best === null ? "–" : r.best}`;
   const maxCandidates = Math.max(...runs.map((r) => Math.max(0, r.proposals - 1)));
@@ -82,7 +84,7 @@ function scoreCloud(run, app) {
   const xs = [], ys = [];
   for (let i = 0; i < run.id.length; i++) {
     if (run.kind[i] !== 0 || run.out[i] !== run.okCode || run.score[i] === null || run.iter[i] <= 0) continue;
-    xs.push(run.iter[i]);
+    xs.push(run.iter[i] + (((i * 0.6180339887) % 1) - 0.5) * 0.6);  // fixed jitter: dots of one batch spread
     ys.push(run.score[i]);
   }
   return { color: app.colorOf(run.key), label: `${run.key}: ${xs.length.toLocaleString("en-US")} scored candidates`, xs, ys };
@@ -100,7 +102,7 @@ export function rewardBoxes(run) {
   for (const b of run.batches) if (b[FIELD_STEP] !== null && b[FIELD_STEP] !== undefined) stepOf.set(b[0], b[FIELD_STEP]);
   const groups = new Map();
   for (let i = 0; i < run.id.length; i++) {
-    if (run.kind[i] !== 0 || run.iter[i] <= 0 || run.reward[i] === null) continue;
+    if (run.kind[i] !== 0 || run.iter[i] <= 0 || run.reward[i] === null || run.reward[i] === undefined) continue;
     const step = stepOf.get(run.iter[i]);
     if (step === undefined) continue;
     if (!groups.has(step)) groups.set(step, []);

@@ -82,7 +82,7 @@ export class RunData {
       this.iter.push(c.it[i]);
       this.out.push(c.out[i]);
       this.score.push(c.sc[i]);
-      this.reward.push(c.rw[i]);
+      this.reward.push(c.rw ? c.rw[i] : null);  // sent for RL runs only
       this.t.push(c.t[i]);
       this.evicted.push(ev ? ev[i] : 0);
       if (c.kind[i] !== 0) continue;  // copies made by the database are not candidates
