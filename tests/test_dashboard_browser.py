@@ -184,9 +184,11 @@ def test_clicking_a_lineage_node_opens_its_program_with_the_diff(page, tmp_path,
 def test_comparing_two_runs_draws_both_curves(page, tmp_path):
     keys = ("first", "second")
     for seed, key in enumerate(keys):
-        run = SyntheticRun(tmp_path / key, seed=seed, tokens_per_candidate=100)
-        for _ in range(5):
-            run.add_batch(32)
+        # The second is an RL run: its batches are training steps, with rewards to plot.
+        kind = "train" if key == "second" else "evolve"
+        run = SyntheticRun(tmp_path / key, seed=seed, tokens_per_candidate=100, kind=kind)
+        for step in range(1, 6):
+            run.add_batch(32, step=step if kind == "train" else None)
         run.finish()
     with Dashboard([tmp_path / k for k in keys], poll_interval_s=0.1) as dash:
         _open(page, dash.url + "#tab=progress")
@@ -199,6 +201,10 @@ def test_comparing_two_runs_draws_both_curves(page, tmp_path):
                 assert len(paths.nth(i).get_attribute("d")) > 20
             colours = {paths.nth(i).get_attribute("stroke") for i in range(2)}
             assert len(colours) == 2, "two runs must be told apart by colour"
+        # Only the RL run gets a reward distribution per training step (5 steps, 5 boxes).
+        assert page.locator("canvas[data-chart='rewards-second']").count() == 1
+        assert page.locator("canvas[data-chart='rewards-first']").count() == 0
+        assert page.evaluate("window.thetaDashboard.rewardBoxes('second').length") == 5
         _shot(page, "progress")
         # The best-known value is far above these scores: one tick puts it on the axis.
         assert page.locator("svg[data-chart='best-vs-candidates'] line.ref-line").count() == 0
@@ -225,6 +231,10 @@ def test_the_page_works_with_every_other_host_blocked(page, tmp_path, finished):
                 r.abort()
 
         page.route("**/*", route)
+        # The server's Content-Security-Policy stops such a request before the network sees
+        # it; count those refusals too.
+        page.add_init_script("window.__refused = []; document.addEventListener("
+                             "'securitypolicyviolation', (e) => window.__refused.push(e.blockedURI));")
         for tab in ("overview", "progress", "lineage", "program", "failures"):
             _open(page, dash.url + f"?offline#tab={tab}&run=finished")
             page.wait_for_selector(f"#view-{tab}:not([hidden]) > *")
@@ -233,6 +243,7 @@ def test_the_page_works_with_every_other_host_blocked(page, tmp_path, finished):
         assert "made up for the test" in page.inner_text("#view-failures")
         _shot(page, "failures")
         assert blocked == [], f"the page asked other hosts for {blocked}"
+        assert page.evaluate("window.__refused") == []
 
 
 def test_damaged_and_foreign_run_directories_get_a_clear_message(page, tmp_path, finished):

@@ -107,7 +107,7 @@ export function lineChart({ series, lines = [], xLabel, yLabel, width = 900, hei
 export function scatterChart({ groups, xLabel, yLabel, width = 900, height = 300, name = "scatter",
   lines = [], boxes = null }) {
   const all = (k) => groups.flatMap((g) => g[k]);
-  const [x0, x1] = extent(boxes ? boxes.map((b) => b.x) : all("xs"), 0.02);
+  const [x0, x1] = extent(boxes ? boxes.map((b) => b.x) : all("xs"), boxes ? 0.08 : 0.02);
   const [y0, y1] = extent(boxes ? boxes.flatMap((b) => [b.min, b.max]) : all("ys").concat(lines.map((l) => l.y)));
   const ratio = window.devicePixelRatio || 1;
   const canvas = h("canvas", { class: "scatter", "data-chart": name, width: width * ratio, height: height * ratio });

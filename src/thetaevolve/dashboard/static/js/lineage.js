@@ -57,8 +57,9 @@ export class LineageView {
 
   render(el) {
     const app = this.app, run = app.focusRun();
-    clear(el);
     if (!run || run.error || !run.overview) {
+      clear(el);
+      this.built = null;
       el.append(h("p", { class: "note" }, run ? (run.error || "The run is not readable yet.") : "No run to show."));
       return;
     }
@@ -71,6 +72,15 @@ export class LineageView {
       this.layout.runKey = run.key;
     }
     this.island = island;
+    const built = `${run.key}|${hide}|${island}`;
+    if (this.canvas && this.canvas.isConnected && this.built === built) {
+      // A live update: the same view, more programs. Keep the DOM (and the user's zoom).
+      this.hint.textContent = this.hintText();
+      this.draw();
+      return;
+    }
+    this.built = built;
+    clear(el);
     const islands = [...new Set(run.island)].sort((a, b) => a - b);
     const controls = h("div", { class: "controls" },
       h("button", { type: "button", onclick: () => { this.view = null; this.userMoved = false; this.draw(); } }, "Fit"),
@@ -79,7 +89,7 @@ export class LineageView {
       h("label", { class: "inline" }, "island ", h("select", { onchange: (e) => app.navigate({ island: e.target.value === "" ? null : e.target.value }) },
         h("option", { value: "" }, "all"),
         islands.map((k) => h("option", { value: k, selected: island === k ? true : null }, `island ${k}`)))),
-      h("span", { class: "hint" }, `${this.layout.n.toLocaleString("en-US")} programs, ${this.layout.maxDepth + 1} rows — drag to pan, wheel to zoom (shift: width only), click a node to open it`));
+      this.hint = h("span", { class: "hint" }, this.hintText()));
     const legend = h("div", { class: "legend" },
       islands.slice(0, ISLAND_COLORS.length).map((k) => {
         const sw = h("span", { class: "swatch" }); sw.style.background = ISLAND_COLORS[k % ISLAND_COLORS.length];
@@ -95,6 +105,10 @@ export class LineageView {
     el.append(controls, legend, box);
     this.bind(run);
     this.draw();
+  }
+
+  hintText() {
+    return `${this.layout.n.toLocaleString("en-US")} programs, ${this.layout.maxDepth + 1} rows — drag to pan, wheel to zoom (shift: width only), click a node to open it`;
   }
 
   resize() {
@@ -201,7 +215,8 @@ export class LineageView {
     let drag = null;
     const local = (e) => { const r = c.getBoundingClientRect(); return [e.clientX - r.left, e.clientY - r.top]; };
     c.addEventListener("mousedown", (e) => { drag = { start: local(e), view: { ...this.view }, moved: false }; });
-    window.addEventListener("mouseup", () => { setTimeout(() => { drag = null; }, 0); }, { once: false });
+    // The click that ends a drag comes after mouseup: forget the drag only once it has passed.
+    c.addEventListener("mouseup", () => { setTimeout(() => { drag = null; }, 0); });
     c.addEventListener("mousemove", (e) => {
       const [x, y] = local(e);
       if (drag && (e.buttons & 1)) {
@@ -216,7 +231,7 @@ export class LineageView {
       }
       this.hover(x, y, run);
     });
-    c.addEventListener("mouseleave", () => { this.tip.hidden = true; });
+    c.addEventListener("mouseleave", () => { this.tip.hidden = true; drag = null; });
     c.addEventListener("click", (e) => {
       if (drag && drag.moved) return;
       const [x, y] = local(e);

@@ -6,7 +6,7 @@ import { renderFailures } from "./failures.js";
 import { LineageView } from "./lineage.js";
 import { renderOverview } from "./overview.js";
 import { renderProgram } from "./program.js";
-import { renderProgress } from "./progress.js";
+import { renderProgress, rewardBoxes } from "./progress.js";
 import { RunData } from "./rundata.js";
 
 const TABS = [["overview", "Overview"], ["progress", "Progress"], ["lineage", "Lineage"],
@@ -189,5 +189,6 @@ const app = new App();
 window.thetaDashboard = {
   app,
   lineagePoint: (pid) => app.lineage.pointOf(pid),
+  rewardBoxes: (key) => rewardBoxes(app.runs.get(key)),
 };
 app.boot().catch((err) => app.fatal(`the page failed to start: ${err.message}`));
