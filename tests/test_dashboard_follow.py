@@ -186,3 +186,25 @@ def test_a_torn_event_line_waits_for_its_end(tmp_path):
         handle.write('ch", "batch": 2, "evaluations": 8}\nnot json\n')
     more = read_events(log, tail.offset)
     assert [b[0] for b in more.batches] == [2] and more.unreadable_lines == 1
+
+
+def test_a_prepared_snapshot_is_served_until_the_deltas_after_it_grow_long(tmp_path):
+    import gzip
+
+    from thetaevolve.dashboard.follower import REBUILD_AFTER
+
+    run = SyntheticRun(tmp_path / "a")
+    run.add_batch(4)
+    follower = _follow(tmp_path / "a")
+    first = follower.prepare_snapshot()
+    seq = json.loads(gzip.decompress(first))["seq"]
+    run.add_batch(4)
+    follower.poll()
+    assert follower.snapshot_gzip() is first  # still valid: the page applies the delta after it
+    assert [s for s, _ in follower.deltas_after(seq)] == [seq + 1]
+    for _ in range(REBUILD_AFTER):
+        run.add_batch(1)
+        follower.poll()
+    rebuilt = json.loads(gzip.decompress(follower.snapshot_gzip()))
+    assert rebuilt["seq"] == follower.seq and rebuilt["overview"]["candidates"] == 8 + REBUILD_AFTER
+    run.close()

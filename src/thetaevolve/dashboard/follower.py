@@ -13,6 +13,7 @@ the initial program; copies made by the database never count), so the page and
 
 from __future__ import annotations
 
+import gzip
 import json
 import sqlite3
 import threading
@@ -31,6 +32,9 @@ from thetaevolve.errors import UserError
 from thetaevolve.session import RunDirError
 
 KEEP_DELTAS = 4096  # deltas kept for pages that reconnect; older ones get a fresh snapshot
+# A prepared snapshot is served until this many deltas came after it (a page applies them
+# on arrival), then built anew in the background: a page load never waits for a scan.
+REBUILD_AFTER = 64
 _PROPOSAL, _OK = "proposal", "ok"
 
 
@@ -58,6 +62,8 @@ class RunFollower:
         self.error: str | None = None
         self.seq = 0
         self.deltas: deque[tuple[int, dict[str, Any]]] = deque(maxlen=KEEP_DELTAS)
+        self._prepared: tuple[int, bytes] | None = None  # (seq, gzip-compressed snapshot)
+        self._build_lock = threading.Lock()
         self._reset_totals()
 
     def _reset_totals(self) -> None:
@@ -129,6 +135,7 @@ class RunFollower:
             if store.max_program_id() < self.cursor.last_id:
                 # The store was replaced by a shorter one: start over rather than mix runs.
                 self._reset_totals()
+                self._prepared = None
                 self._data_version = version
                 return {"run": self.key, "reset": True}
             after = self.cursor.last_id
@@ -256,6 +263,30 @@ class RunFollower:
         tail = read_events(info.metrics_path, 0, up_to=cursor.log_offset)
         head.update(t0=t0, programs=columns, batches=tail.batches)
         return head
+
+    def snapshot_gzip(self) -> bytes:
+        """The snapshot as gzip-compressed JSON, prepared ahead when it can be."""
+        if not self.snapshot_is_stale():
+            assert self._prepared is not None
+            return self._prepared[1]
+        return self.prepare_snapshot()
+
+    def snapshot_is_stale(self) -> bool:
+        prepared = self._prepared
+        if prepared is None or self.error is not None:
+            return True
+        return self.seq - prepared[0] > REBUILD_AFTER or self.deltas_after(prepared[0]) is None
+
+    def prepare_snapshot(self) -> bytes:
+        with self._build_lock:  # one build at a time; a waiting caller reuses its result
+            if not self.snapshot_is_stale():
+                assert self._prepared is not None
+                return self._prepared[1]
+            snap = self.snapshot()
+            body = gzip.compress(dumps(snap).encode(), compresslevel=5)
+            if "error" not in snap:
+                self._prepared = (int(snap["seq"]), body)
+            return body
 
     def deltas_after(self, seq: int) -> list[tuple[int, dict[str, Any]]] | None:
         """Deltas after ``seq``; None when they were dropped (the page must reload the run)."""

@@ -83,10 +83,27 @@ class Watcher:
         self.stopping = False
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._loop, name="dashboard-watch", daemon=True)
+        self._builder = threading.Thread(target=self._build_loop, name="dashboard-snapshots",
+                                         daemon=True)
 
     def start(self) -> None:
         self.poll_once()  # the first page load finds every run read
         self._thread.start()
+        self._builder.start()
+
+    def _build_loop(self) -> None:
+        """Keep every run's snapshot prepared, off the polling thread (a build at 10^5
+        programs takes about a second; polls must not wait for it)."""
+        while not self.stopping:
+            for follower in self.followers:
+                if self.stopping:
+                    return
+                if follower.info is not None and follower.snapshot_is_stale():
+                    try:
+                        follower.prepare_snapshot()
+                    except Exception:  # noqa: BLE001 - a page load will report it
+                        pass
+            time.sleep(max(self.interval_s, 0.5))
 
     def poll_once(self) -> None:
         changed = False
@@ -114,8 +131,9 @@ class Watcher:
         self.stopping = True
         with self._changed:
             self._changed.notify_all()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+        for thread in (self._thread, self._builder):
+            if thread.is_alive():
+                thread.join(timeout=5)
 
 
 class Dashboard:
@@ -296,7 +314,7 @@ class _Handler(BaseHTTPRequestHandler):
         dashboard = self.server.dashboard
         key = parts[0]
         if parts[1:] == ["snapshot"]:
-            self._send_json(dashboard.follower(key).snapshot())
+            self._send_gzipped_json(dashboard.follower(key).snapshot_gzip())
         elif len(parts) == 3 and parts[1] == "programs":
             try:
                 program_id = int(parts[2])
@@ -369,6 +387,20 @@ class _Handler(BaseHTTPRequestHandler):
         if suffix not in _CONTENT_TYPES or not target.is_file():
             raise NotFound(f"no file {name}")
         self._send_bytes(target.read_bytes(), _CONTENT_TYPES[suffix], cache=False)
+
+    def _send_gzipped_json(self, body: bytes) -> None:
+        if "gzip" not in (self.headers.get("Accept-Encoding") or ""):
+            self._send_bytes(gzip.decompress(body), "application/json", cache=False)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Content-Security-Policy", _CSP)
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.end_headers()
+        self.wfile.write(body)
 
     def _send_json(self, data: Any, status: int = 200) -> None:
         self._send_bytes(dumps(data).encode(), "application/json", status=status, cache=False)
