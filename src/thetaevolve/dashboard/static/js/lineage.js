@@ -1,10 +1,12 @@
 // Lineage: every program of a run as a layered tree on one canvas.
 //
-// Layout (O(N), fine at 10^5 nodes and more): a node's row is its depth in the tree (a copy
-// the database made - island seed, migrant, re-initialisation - sits one row below the
-// program it copies); its column is an interval of the width proportional to the number of
-// leaves under it, split among its children in id order (an icicle layout). Nothing is
-// ever removed: evicted programs stay, drawn faded, so a lineage never breaks.
+// Layout (O(N log k), fine at 10^5 nodes and more): a node's row is its depth in the tree (a
+// copy the database made - island seed, migrant, re-initialisation - sits one row below the
+// program it copies); its columns are an interval as wide as the number of leaves under it,
+// split among its children, the largest subtree first. A node is drawn at the left of its
+// interval, so it sits straight above its largest subtree: the main lines of descent run
+// down as vertical spines and side branches step off to the right. Nothing is ever removed:
+// evicted programs stay, drawn faded, so a lineage never breaks.
 
 import { clear, h, ISLAND_COLORS } from "./dom.js";
 
@@ -19,29 +21,43 @@ export function layoutTree(run, hideFailures) {
     const failed = run.kind[i] === 0 && run.out[i] !== run.okCode;
     include[i] = hideFailures && failed ? 0 : 1;
     const p = run.parent[i];
-    if (p) { const r = run.rowOf.get(p); if (r !== undefined) prow[i] = r; }
+    if (p) { const r = run.rowOf.get(p); if (r !== undefined && include[r]) prow[i] = r; }
   }
   const weight = new Float64Array(n);
+  const degree = new Int32Array(n + 1);
   for (let i = n - 1; i >= 0; i--) {  // children always have larger ids than their parents
     if (!include[i]) continue;
     if (weight[i] === 0) weight[i] = 1;
-    if (prow[i] >= 0) weight[prow[i]] += weight[i];
+    if (prow[i] >= 0) { weight[prow[i]] += weight[i]; degree[prow[i]]++; }
   }
-  const next = new Float64Array(n);  // where a node's next child starts
+  // Children of every node, contiguous (CSR), each list sorted largest subtree first.
+  const start = new Int32Array(n + 1);
+  for (let i = 0; i < n; i++) start[i + 1] = start[i] + degree[i];
+  const fill = start.slice(0, n);
+  const kids = new Int32Array(start[n]);
+  for (let i = 0; i < n; i++) if (include[i] && prow[i] >= 0) kids[fill[prow[i]]++] = i;
+  for (let i = 0; i < n; i++) {
+    if (degree[i] > 1) {
+      const part = kids.subarray(start[i], start[i + 1]);
+      part.sort((a, b) => weight[b] - weight[a] || a - b);
+    }
+  }
   const x0 = new Float64Array(n);
   const depth = new Int32Array(n);
   let cursor = 0, maxDepth = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < n; i++) {  // parents come before their children
     if (!include[i]) continue;
-    const p = prow[i];
-    if (p < 0 || !include[p]) { x0[i] = cursor; cursor += weight[i]; depth[i] = 0; }
-    else { x0[i] = next[p]; next[p] += weight[i]; depth[i] = depth[p] + 1; }
-    next[i] = x0[i];
-    if (depth[i] > maxDepth) maxDepth = depth[i];
+    if (prow[i] < 0) { x0[i] = cursor; cursor += weight[i]; }
+    let next = x0[i];
+    for (let k = start[i]; k < start[i + 1]; k++) {
+      const c = kids[k];
+      x0[c] = next; next += weight[c]; depth[c] = depth[i] + 1;
+      if (depth[c] > maxDepth) maxDepth = depth[c];
+    }
   }
   const total = cursor || 1;
   const x = new Float64Array(n), y = new Float64Array(n);
-  for (let i = 0; i < n; i++) { x[i] = (x0[i] + weight[i] / 2) / total; y[i] = depth[i]; }
+  for (let i = 0; i < n; i++) { x[i] = (x0[i] + 0.5) / total; y[i] = depth[i]; }
   return { n, x, y, prow, include, maxDepth, version: run.version, hideFailures };
 }
 
@@ -140,8 +156,9 @@ export class LineageView {
     ctx.clearRect(0, 0, this.width, this.height);
     const W = this.width, H = this.height, v = this.view;
     const visible = (sx, sy) => sx >= -4 && sx <= W + 4 && sy >= -4 && sy <= H + 4;
-    // Edges first, in one path.
-    ctx.strokeStyle = L.n > 20000 ? "rgba(60,60,60,0.10)" : "rgba(60,60,60,0.25)";
+    // Edges first, in one path, as elbows (down, across, down): the children of one parent
+    // share one horizontal bar, so a parent with thousands of children draws one line.
+    ctx.strokeStyle = L.n > 20000 ? "rgba(60,60,60,0.22)" : "rgba(60,60,60,0.35)";
     ctx.lineWidth = 1;
     ctx.beginPath();
     for (let i = 0; i < L.n; i++) {
@@ -149,8 +166,11 @@ export class LineageView {
       if (p < 0 || !L.include[i] || !L.include[p]) continue;
       const ax = L.x[p] * v.kx + v.tx, bx = L.x[i] * v.kx + v.tx;
       if ((ax < 0 && bx < 0) || (ax > W && bx > W)) continue;
-      ctx.moveTo(ax, L.y[p] * v.ky + v.ty);
-      ctx.lineTo(bx, L.y[i] * v.ky + v.ty);
+      const ay = L.y[p] * v.ky + v.ty, by = L.y[i] * v.ky + v.ty, mid = by - v.ky / 2;
+      ctx.moveTo(ax, ay);
+      ctx.lineTo(ax, mid);
+      ctx.lineTo(bx, mid);
+      ctx.lineTo(bx, by);
     }
     ctx.stroke();
     const size = L.n > 20000 ? 2 : L.n > 2000 ? 3 : 5;
@@ -190,7 +210,11 @@ export class LineageView {
     ctx.beginPath();
     let [sx, sy] = this.screen(row);
     ctx.moveTo(sx, sy);
-    for (let r = L.prow[row]; r >= 0; r = L.prow[r]) { [sx, sy] = this.screen(r); ctx.lineTo(sx, sy); }
+    for (let r = L.prow[row]; r >= 0; r = L.prow[r]) {
+      const [px, py] = this.screen(r), mid = sy - this.view.ky / 2;
+      ctx.lineTo(sx, mid); ctx.lineTo(px, mid); ctx.lineTo(px, py);
+      [sx, sy] = [px, py];
+    }
     ctx.stroke();
     const [bx, by] = this.screen(row);
     ctx.fillStyle = color; ctx.beginPath(); ctx.arc(bx, by, 4, 0, 2 * Math.PI); ctx.fill();
