@@ -165,3 +165,19 @@ def test_dashboard_command_rejects_bad_flags_in_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == ("thetaevolve: error: --poll must be a positive number of "
                                      "seconds, got 0.0")
+
+
+def test_every_asset_is_declared_as_package_data():
+    """An installed (non-editable) package must carry the page: pyproject's package-data
+    patterns have to match every file under static/."""
+    import fnmatch
+
+    tomllib = pytest.importorskip("tomllib")
+    root = Path(__file__).resolve().parent.parent
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]["thetaevolve"]
+    package = root / "src" / "thetaevolve"
+    for path in (package / "dashboard" / "static").rglob("*"):
+        if path.is_file():
+            name = path.relative_to(package).as_posix()
+            assert any(fnmatch.fnmatch(name, p) for p in patterns), f"{name} is not package data"

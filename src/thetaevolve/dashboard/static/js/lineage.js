@@ -253,7 +253,14 @@ export class LineageView {
         }
         return;
       }
-      this.hover(x, y, run);
+      // One hit test per frame, however fast the mouse moves (each scans every node).
+      this.hoverAt = [x, y];
+      if (!this.hoverPending) {
+        this.hoverPending = requestAnimationFrame(() => {
+          this.hoverPending = null;
+          this.hover(this.hoverAt[0], this.hoverAt[1], run);
+        });
+      }
     });
     c.addEventListener("mouseleave", () => { this.tip.hidden = true; drag = null; });
     c.addEventListener("click", (e) => {
