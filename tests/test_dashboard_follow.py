@@ -208,3 +208,24 @@ def test_a_prepared_snapshot_is_served_until_the_deltas_after_it_grow_long(tmp_p
     rebuilt = json.loads(gzip.decompress(follower.snapshot_gzip()))
     assert rebuilt["seq"] == follower.seq and rebuilt["overview"]["candidates"] == 8 + REBUILD_AFTER
     run.close()
+
+
+def test_a_reinitialisation_is_seen_as_a_retirement_boundary(tmp_path):
+    run = SyntheticRun(tmp_path / "a", database=DatabaseConfig(num_islands=2, reinit_every=2))
+    run.add_batch(8, failure_rate=0.0)
+    follower = _follow(tmp_path / "a")
+    assert _overview(follower)["retired_below"] == 1
+    run.add_batch(8, failure_rate=0.0)  # the second commit re-initialises the population
+    follower.poll()
+    boundary = _overview(follower)["retired_below"]
+    assert boundary > 1 and boundary == run.db._state["boundary"]
+    run.close()
+
+
+def test_the_first_read_asks_pages_for_a_snapshot_instead_of_shipping_rows(tmp_path):
+    run = SyntheticRun(tmp_path / "a")
+    run.add_batch(8)
+    follower = _follow(tmp_path / "a")
+    (_, first), = follower.deltas_after(0)
+    assert first["reset"] is True and "programs" not in first and "overview" in first
+    run.close()

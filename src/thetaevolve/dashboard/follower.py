@@ -79,6 +79,7 @@ class RunFollower:
         self.max_iteration = -1
         self.evicted = 0
         self.meta: dict[str, Any] = {}
+        self.retired_below = 1
         self.finished_cleanly = False
         self.alive: bool | None = None
         self.last_change = time.time()
@@ -144,17 +145,24 @@ class RunFollower:
                 self._count(new)
                 if self.t0 is None:
                     self.t0 = new[0].created_at
-                delta["programs"] = encode_rows(new, after, self.t0, rewards=self._rewards)
+                if after == 0:
+                    # The first read of a run: a page must load its snapshot, so the rows
+                    # need not ride (and be kept) in a delta.
+                    delta["reset"] = True
+                else:
+                    delta["programs"] = encode_rows(new, after, self.t0, rewards=self._rewards)
             evictions = store.evictions_after(self.cursor.evict_batch)
             if evictions:
                 self.evicted += len(evictions)
-                delta["evicted"] = [pid for pid, _ in evictions]
+                if after != 0:
+                    delta["evicted"] = [pid for pid, _ in evictions]
             self.cursor = replace(
                 self.cursor,
                 last_id=new[-1].id if new else self.cursor.last_id,
                 evict_batch=max([self.cursor.evict_batch] + [b for _, b in evictions]),
             )
             self.meta = store.meta()
+            self.retired_below = store.retired_below()
 
         size = _size(info.metrics_path)
         if size != self._log_size:
@@ -217,6 +225,7 @@ class RunFollower:
             "batches": max(0, self.max_iteration),
             "programs": self.rows,
             "evicted": self.evicted,
+            "retired_below": self.retired_below,
             "wall_seconds": round(float(self.meta.get("wall_seconds") or 0.0), 3),
             "llm": {
                 "calls": int(usage.get("calls") or 0),

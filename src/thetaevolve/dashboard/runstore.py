@@ -174,8 +174,18 @@ class ReadOnlyStore:
         ).fetchall()
 
     def meta(self) -> dict[str, Any]:
+        """The run's totals (usage, wall time, ...), rewritten by every commit."""
+        return self._table("meta")
+
+    def retired_below(self) -> int:
+        """Ids below this were retired from the population by a re-initialisation."""
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
+        value = self._table("state").get("boundary") if "state" in tables else None
+        return int(value) if isinstance(value, int) else 1
+
+    def _table(self, table: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for key, value in self._db.execute("SELECT key, value FROM meta"):
+        for key, value in self._db.execute(f"SELECT key, value FROM {table}"):
             try:
                 out[key] = json.loads(value)
             except ValueError:

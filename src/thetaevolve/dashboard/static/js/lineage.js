@@ -112,7 +112,7 @@ export class LineageView {
         return h("span", { class: "legend-item" }, sw, `island ${k}`);
       }),
       h("span", { class: "legend-item" }, h("span", { class: "swatch fail" }), "failed"),
-      h("span", { class: "legend-item" }, h("span", { class: "swatch evicted" }), "evicted (faded)"),
+      h("span", { class: "legend-item" }, h("span", { class: "swatch evicted" }), "evicted or retired (faded)"),
       h("span", { class: "legend-item" }, h("span", { class: "swatch copy" }), "copy (seed, migrant, re-init)"),
       h("span", { class: "legend-item" }, h("span", { class: "swatch best" }), "best and its ancestors"));
     this.canvas = h("canvas", { class: "lineage", "data-run": run.key, tabindex: 0 });
@@ -174,13 +174,14 @@ export class LineageView {
     }
     ctx.stroke();
     const size = L.n > 20000 ? 2 : L.n > 2000 ? 3 : 5;
+    const retired = run.overview.retired_below || 1;  // a re-initialisation retired older ids
     const ok = run.okCode;
     for (let i = 0; i < L.n; i++) {
       if (!L.include[i]) continue;
       const sx = L.x[i] * v.kx + v.tx, sy = L.y[i] * v.ky + v.ty;
       if (!visible(sx, sy)) continue;
       const failed = run.out[i] !== ok;
-      const dim = run.evicted[i] || (this.island !== null && run.island[i] !== this.island);
+      const dim = run.evicted[i] || run.id[i] < retired || (this.island !== null && run.island[i] !== this.island);
       ctx.globalAlpha = dim ? 0.25 : 0.9;
       const color = failed ? FAIL_COLOR : ISLAND_COLORS[run.island[i] % ISLAND_COLORS.length];
       if (run.kind[i] !== 0) {

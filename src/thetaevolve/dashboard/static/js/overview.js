@@ -20,6 +20,10 @@ function failuresText(o) {
   return entries.map(([k, v]) => `${k} ${v}`).join(", ");
 }
 
+function llmFailures(o) {
+  return Object.entries(o.llm.failures || {}).map(([k, v]) => `${k} ${v}`).join(", ") || "kinds not recorded";
+}
+
 const ROWS = [
   ["task", "Task", (r) => r.info.task],
   ["trust", "Score trust", (r) => `${r.info.trust} — ${r.info.trust_note}`],
@@ -33,7 +37,7 @@ const ROWS = [
   ["initial_score", "Initial score", (r, o) => fmtScore(o.initial_score)],
   ["ok", "Succeeded", (r, o) => fmtInt(o.ok)],
   ["failures", "Failures by kind", (r, o) => failuresText(o)],
-  ["llm_calls", "LLM calls", (r, o) => `${fmtInt(o.llm.calls)}${o.llm.failed_calls ? ` (${o.llm.failed_calls} failed)` : ""}`
+  ["llm_calls", "LLM calls", (r, o) => `${fmtInt(o.llm.calls)}${o.llm.failed_calls ? ` (${o.llm.failed_calls} failed: ${llmFailures(o)})` : ""}`
     + (o.llm.offline_proposals ? `; ${fmtInt(o.llm.offline_proposals)} offline proposals` : "")],
   ["tokens", "Tokens", (r, o) => `${fmtInt(o.llm.tokens_in + o.llm.tokens_out)} (${fmtInt(o.llm.tokens_in)} in, ${fmtInt(o.llm.tokens_out)} out)`],
   ["cost", "Cost", (r, o) => fmtCost(o.llm.cost_usd)],

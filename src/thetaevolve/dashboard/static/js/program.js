@@ -57,7 +57,7 @@ export async function renderProgram(el, app) {
     h("tr", {}, h("th", {}, "Reward"), h("td", {}, fmtScore(p.reward))),
     h("tr", {}, h("th", {}, "Island · generation · batch"), h("td", {}, `${p.island} · ${p.generation} · ${p.iteration}`)),
     h("tr", {}, h("th", {}, "Kind"), h("td", {}, p.kind, p.origin_id ? [" of ", app.programLink(run.key, p.origin_id, `#${p.origin_id}`), " (a copy made by the database: code and texts are its origin's)"] : "")),
-    h("tr", {}, h("th", {}, "In the population"), h("td", {}, p.evicted ? "no: evicted (kept in the store)" : p.outcome !== "ok" ? "no: a failed candidate is never a parent" : "yes (unless a re-initialisation retired it)")),
+    h("tr", {}, h("th", {}, "In the population"), h("td", {}, p.evicted ? "no: evicted (kept in the store)" : p.outcome !== "ok" ? "no: a failed candidate is never a parent" : p.id < (run.overview.retired_below || 1) ? "no: retired by a re-initialisation (kept in the store)" : "yes")),
     h("tr", {}, h("th", {}, "Parent"), h("td", {}, p.parent_id ? app.programLink(run.key, p.parent_id, `#${p.parent_id}`) : "none (a root)")),
     h("tr", {}, h("th", {}, "Children"), h("td", {}, childLinks(run, pid, app)))));
   box.append(h("h2", {}, `Program #${p.id}`, p.id === p.best_id ? badge("best", "best") : null), facts);
