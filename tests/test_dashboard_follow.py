@@ -211,11 +211,11 @@ def test_a_prepared_snapshot_is_served_until_the_deltas_after_it_grow_long(tmp_p
 
 
 def test_a_reinitialisation_is_seen_as_a_retirement_boundary(tmp_path):
-    run = SyntheticRun(tmp_path / "a", database=DatabaseConfig(num_islands=2, reinit_every=2))
+    run = SyntheticRun(tmp_path / "a", database=DatabaseConfig(num_islands=2, reinit_every=3))
     run.add_batch(8, failure_rate=0.0)
     follower = _follow(tmp_path / "a")
     assert _overview(follower)["retired_below"] == 1
-    run.add_batch(8, failure_rate=0.0)  # the second commit re-initialises the population
+    run.add_batch(8, failure_rate=0.0)  # the third commit (initial included) re-initialises
     follower.poll()
     boundary = _overview(follower)["retired_below"]
     assert boundary > 1 and boundary == run.db._state["boundary"]
