@@ -141,7 +141,9 @@ def test_run_with_dashboard_flag_serves_beside_the_run(tmp_path):
         assert url, "the run printed no dashboard URL"
         status, data = _get(url + "api/runs")
         assert status == 200 and data["runs"][0]["task"] == "circle_packing_26"
-        assert data["runs"][0]["overview"]["state"] == "running"
+        # Served from the run's own process, which holds the store's writer lock (a very
+        # fast machine may already have finished the 64 candidates).
+        assert data["runs"][0]["overview"]["state"] in ("running", "finished")
         proc.stderr.read()
         assert proc.wait(timeout=120) == 0
     finally:

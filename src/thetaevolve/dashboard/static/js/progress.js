@@ -37,11 +37,12 @@ export function renderProgress(el, app) {
   const runs = app.selectedRuns().filter((r) => !r.error && r.overview);
   if (!runs.length) { el.append(note("No readable run selected.")); return; }
   const lines = refLines(runs, app);
-  // The record is often far from a young run's scores: by default the axis fits the data and
-  // the best-known line shows when it falls inside; one tick puts it on the scale.
-  const fit = app.route.known === "1";
+  // The record can be far from a young run's scores, and putting it on the axis would flatten
+  // every curve. By default it is on the axis when it is near the data (within twice the
+  // spread of the best scores); the box overrides that either way, and the link keeps it.
+  const fit = app.route.known === undefined ? knownIsNear(runs, lines) : app.route.known === "1";
   const toggle = h("label", { class: "inline" },
-    h("input", { type: "checkbox", checked: fit ? true : null, onchange: (e) => app.navigate({ known: e.target.checked ? "1" : null }) }),
+    h("input", { type: "checkbox", checked: fit ? true : null, onchange: (e) => app.navigate({ known: e.target.checked ? "1" : "0" }) }),
     " include the best-known value in the score axis");
   el.append(h("div", { class: "controls" }, toggle));
   const label = (r) => `${r.key} (${r.info.task}): best ${r.best === null ? "–" : r.best}`;
@@ -78,6 +79,13 @@ export function renderProgress(el, app) {
         groups: [{ color: app.colorOf(r.key), label: `${r.key}: box = quartiles, whiskers = min..max`, xs: [], ys: [] }], boxes })
       : note("No training step has been logged yet."));
   }
+}
+
+function knownIsNear(runs, lines) {
+  const ys = runs.flatMap((r) => r.bestY);
+  if (!ys.length || !lines.length) return true;
+  const lo = Math.min(...ys), hi = Math.max(...ys), spread = Math.max(hi - lo, Math.abs(hi) * 1e-3);
+  return lines.every((l) => l.y >= lo - 2 * spread && l.y <= hi + 2 * spread);
 }
 
 function scoreCloud(run, app) {
