@@ -229,3 +229,20 @@ def test_the_first_read_asks_pages_for_a_snapshot_instead_of_shipping_rows(tmp_p
     (_, first), = follower.deltas_after(0)
     assert first["reset"] is True and "programs" not in first and "overview" in first
     run.close()
+
+
+def test_a_problem_from_elsewhere_gets_its_direction_from_the_store(tmp_path):
+    run = SyntheticRun(tmp_path / "a", task="first_autocorrelation")  # a minimised objective
+    run.add_batch(16, failure_rate=0.0)
+    summary = run.summary()
+    run.close()
+    marker = json.loads((tmp_path / "a" / "run.json").read_text())
+    (tmp_path / "a" / "run.json").write_text(json.dumps({**marker, "task": "my-own/problem"}))
+    entry = _follow(tmp_path / "a").describe()
+    assert entry["task"] == "my-own/problem" and entry["direction"] == "min"
+    assert entry["trust"] == "unknown" and entry["best_known"] is None
+    assert entry["overview"]["best_score"] == summary["best_score"]  # the lowest score
+    with ProgramDatabase.open(tmp_path / "a" / "programs.sqlite", DatabaseConfig(num_islands=2),
+                              read_only=True) as db:
+        lowest = min(r.score for r in db.iter_programs() if r.score is not None)
+    assert entry["overview"]["best_score"] == lowest

@@ -34,7 +34,7 @@ def encode_rows(rows: Sequence[ProgramRow], after: int, t0: float,
         empty["after"] = after
         return empty
     (ids, parents, _, kinds, islands, generations, iterations, outcomes, scores, reward,
-     created) = zip(*rows)
+     created, _) = zip(*rows)
     did = [ids[0] - after] + [b - a for a, b in zip(ids, ids[1:])]
     columns: dict[str, Any] = {
         "after": after,

@@ -186,7 +186,8 @@ class RunFollower:
 
     def _count(self, rows: list[ProgramRow]) -> None:
         assert self.info is not None
-        fitness = self.info.fitness
+        if not self.info.direction_known:
+            self._infer_direction(rows)
         self.rows += len(rows)
         for row in rows:
             if row.kind != _PROPOSAL:
@@ -198,9 +199,19 @@ class RunFollower:
                 continue
             if self.initial is None and row.parent_id is None:
                 self.initial = (row.id, row.score)
-            fit = fitness(row.score)
-            if self.best is None or fit > self.best.fitness:  # the earliest best wins ties
+            # Rank by the stored fitness, as the database does: the earliest best wins ties.
+            fit = row.fitness if row.fitness is not None else self.info.fitness(row.score)
+            if self.best is None or fit > self.best.fitness:
                 self.best = Best(row.id, row.score, fit)
+
+    def _infer_direction(self, rows: list[ProgramRow]) -> None:
+        """A task this version does not know: its stored fitness tells the direction
+        (fitness is the score for a maximised objective, minus the score otherwise)."""
+        for row in rows:
+            if row.score and row.fitness is not None:
+                direction = "min" if row.fitness == -row.score else "max"
+                self.info = replace(self.info, direction=direction, direction_known=True)
+                return
 
     # ---- what pages read (request threads) --------------------------------------------------
 

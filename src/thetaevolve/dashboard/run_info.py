@@ -37,6 +37,7 @@ class RunInfo:
     trust: str  # "verified", "evaluator-reported", or "unknown"
     trust_note: str
     has_picture: bool
+    direction_known: bool = True  # False: guessed until the stored fitness tells
 
     @property
     def store_path(self) -> Path:
@@ -79,13 +80,14 @@ def load_run_info(key: str, run_dir: Path) -> RunInfo:
         raise RunDirError(f"{run_dir / 'run.json'} names no task; the run directory is damaged")
     summary = _read_json(run_dir / SUMMARY_FILE)
     task = _builtin_task(name)
-    direction = getattr(task, "direction", None) or summary.get("direction") or "max"
+    direction = getattr(task, "direction", None) or summary.get("direction")
     best = getattr(task, "best_known", None)
     trust, note = _trust(task, summary)
     picture = task is not None and type(task).plot_solution is not _base_plot_solution()
     return RunInfo(
         key=key, run_dir=run_dir, task=name, kind=str(marker.get("kind") or "evolve"),
-        created=marker.get("created"), direction=str(direction),
+        created=marker.get("created"), direction=str(direction or "max"),
+        direction_known=direction is not None,
         best_known=best.value if best is not None else _number(summary.get("best_known")),
         best_known_source=best.source if best is not None else None,
         trust=trust, trust_note=note, has_picture=bool(picture),

@@ -32,7 +32,7 @@ _TABLES = ("programs", "program_texts", "evictions", "meta")
 # The small columns the dashboard keeps per program, in this order (see ``ProgramRow``).
 _ROW_COLUMNS = (
     "id, parent_id, origin_id, kind, island, generation, iteration, outcome, score, reward, "
-    "created_at"
+    "created_at, fitness"
 )
 
 
@@ -55,6 +55,7 @@ class ProgramRow(NamedTuple):
     score: float | None
     reward: float
     created_at: float
+    fitness: float | None  # larger is better: what the database ranks by
 
 
 @dataclass(frozen=True)
