@@ -64,6 +64,7 @@ class RunFollower:
         self.deltas: deque[tuple[int, dict[str, Any]]] = deque(maxlen=KEEP_DELTAS)
         self._prepared: tuple[int, bytes] | None = None  # (seq, gzip-compressed snapshot)
         self._build_lock = threading.Lock()
+        self._rewards = False  # RL runs only: rewards travel with the rows
         self._reset_totals()
 
     def _reset_totals(self) -> None:
@@ -133,36 +134,14 @@ class RunFollower:
         version = store.data_version()
         if version != self._data_version:
             self._data_version = version
-            if store.max_program_id() < self.cursor.last_id:
-                # The store was replaced by a shorter one: start over rather than mix runs.
-                self._reset_totals()
-                self._prepared = None
-                self._data_version = version
-                return {"run": self.key, "reset": True}
-            after = self.cursor.last_id
-            new = list(store.rows_after(after))
-            if new:
-                self._count(new)
-                if self.t0 is None:
-                    self.t0 = new[0].created_at
-                if after == 0:
-                    # The first read of a run: a page must load its snapshot, so the rows
-                    # need not ride (and be kept) in a delta.
-                    delta["reset"] = True
-                else:
-                    delta["programs"] = encode_rows(new, after, self.t0, rewards=self._rewards)
-            evictions = store.evictions_after(self.cursor.evict_batch)
-            if evictions:
-                self.evicted += len(evictions)
-                if after != 0:
-                    delta["evicted"] = [pid for pid, _ in evictions]
-            self.cursor = replace(
-                self.cursor,
-                last_id=new[-1].id if new else self.cursor.last_id,
-                evict_batch=max([self.cursor.evict_batch] + [b for _, b in evictions]),
-            )
-            self.meta = store.meta()
-            self.retired_below = store.retired_below()
+            with store.one_view():
+                if store.max_program_id() < self.cursor.last_id:
+                    # The store was replaced by a shorter one: start over, never mix runs.
+                    self._reset_totals()
+                    self._prepared = None
+                    self._data_version = version
+                    return {"run": self.key, "reset": True}
+                self._read_store(store, delta)
 
         size = _size(info.metrics_path)
         if size != self._log_size:
@@ -183,6 +162,33 @@ class RunFollower:
             self._overview = overview
             delta["overview"] = overview
         return delta if len(delta) > 1 else None
+
+    def _read_store(self, store: ReadOnlyStore, delta: dict[str, Any]) -> None:
+        """New programs and evictions since the cursor, and the current totals."""
+        after = self.cursor.last_id
+        new = list(store.rows_after(after))
+        if new:
+            self._count(new)
+            if self.t0 is None:
+                self.t0 = new[0].created_at
+            if after == 0:
+                # The first read of a run: a page must load its snapshot, so the rows need
+                # not ride (and be kept) in a delta.
+                delta["reset"] = True
+            else:
+                delta["programs"] = encode_rows(new, after, self.t0, rewards=self._rewards)
+        evictions = store.evictions_after(self.cursor.evict_batch)
+        if evictions:
+            self.evicted += len(evictions)
+            if after != 0:
+                delta["evicted"] = [pid for pid, _ in evictions]
+        self.cursor = replace(
+            self.cursor,
+            last_id=new[-1].id if new else self.cursor.last_id,
+            evict_batch=max([self.cursor.evict_batch] + [b for _, b in evictions]),
+        )
+        self.meta = store.meta()
+        self.retired_below = store.retired_below()
 
     def _count(self, rows: list[ProgramRow]) -> None:
         assert self.info is not None
@@ -273,7 +279,7 @@ class RunFollower:
         if "error" in head or info is None or "overview" not in head:
             return head
         store = ReadOnlyStore.open(info.store_path)
-        try:
+        try:  # bounded by the cursor, so later commits cannot leak in
             evicted = {pid for pid, _ in store.evictions_after(0, up_to=cursor.evict_batch)}
             rows = list(store.rows_after(0, up_to=cursor.last_id))
         finally:

@@ -14,6 +14,7 @@ taken, and WAL mode lets the run commit while we read. The store is append-only
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -143,6 +144,16 @@ class ReadOnlyStore:
         self._db.close()
 
     # ---- following ------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def one_view(self) -> Iterator[None]:
+        """Reads inside see one commit's state: rows, evictions and totals agree (a commit
+        landing between two reads would otherwise evict programs not read yet)."""
+        self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._db.execute("COMMIT")
 
     def data_version(self) -> int:
         """Changes whenever another connection committed; reads no page."""
