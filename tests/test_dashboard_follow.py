@@ -246,3 +246,27 @@ def test_a_problem_from_elsewhere_gets_its_direction_from_the_store(tmp_path):
                               read_only=True) as db:
         lowest = min(r.score for r in db.iter_programs() if r.score is not None)
     assert entry["overview"]["best_score"] == lowest
+
+
+def test_after_a_reset_no_older_snapshot_is_served(tmp_path):
+    """A page reloads a run when told it was reset or came back; the snapshot it then gets
+    must be at least that new, or it would reload forever."""
+    import gzip
+
+    run = SyntheticRun(tmp_path / "a")
+    run.add_batch(4)
+    follower = _follow(tmp_path / "a")
+    follower.prepare_snapshot()
+    run.close()
+    store = tmp_path / "a" / "programs.sqlite"
+    moved = store.with_name("elsewhere.sqlite")
+    store.rename(moved)
+    follower.close()  # as after a read error: the next poll opens the store again
+    follower.poll()  # the store is gone: an error delta
+    assert "does not exist" in follower.describe()["error"]
+    moved.rename(store)
+    follower.poll()  # back again: a recovered delta
+    (_, last), = follower.deltas_after(follower.seq - 1)
+    assert last.get("recovered") is True
+    snap = json.loads(gzip.decompress(follower.snapshot_gzip()))
+    assert snap["seq"] >= follower.seq and "error" not in snap

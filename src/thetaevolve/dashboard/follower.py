@@ -65,6 +65,7 @@ class RunFollower:
         self._prepared: tuple[int, bytes] | None = None  # (seq, gzip-compressed snapshot)
         self._build_lock = threading.Lock()
         self._rewards = False  # RL runs only: rewards travel with the rows
+        self._oldest_usable = 0  # a prepared snapshot older than this seq is never served
         self._reset_totals()
 
     def _reset_totals(self) -> None:
@@ -104,6 +105,10 @@ class RunFollower:
             if delta is None:
                 return False
             self.seq += 1
+            if "reset" in delta or "recovered" in delta or "error" in delta:
+                # Pages reload after this delta: they need a snapshot at least this new.
+                self._prepared = None
+                self._oldest_usable = self.seq
             delta["seq"] = self.seq
             self.deltas.append((self.seq, delta))
             return True
@@ -299,7 +304,7 @@ class RunFollower:
 
     def snapshot_is_stale(self) -> bool:
         prepared = self._prepared
-        if prepared is None or self.error is not None:
+        if prepared is None or self.error is not None or prepared[0] < self._oldest_usable:
             return True
         return self.seq - prepared[0] > REBUILD_AFTER or self.deltas_after(prepared[0]) is None
 

@@ -101,8 +101,9 @@ class App {
   }
 
   follow() {
+    if (this.source) this.source.close();
     const runs = this.order.map((k) => `${k}:${this.runs.get(k).seq}`).join(",");
-    const source = new EventSource(`/api/stream?runs=${encodeURIComponent(runs)}`);
+    const source = this.source = new EventSource(`/api/stream?runs=${encodeURIComponent(runs)}`);
     const status = document.getElementById("live");
     source.onopen = () => { status.textContent = "live"; status.className = "live on"; };
     source.onerror = () => { status.textContent = "reconnecting…"; status.className = "live off"; };
@@ -114,16 +115,21 @@ class App {
     });
     source.addEventListener("reset", (e) => {
       const run = this.runs.get(JSON.parse(e.data).run);
-      if (run) this.loadRun(run).then(() => this.schedule());
+      if (run) this.reload(run);
     });
+  }
+
+  // Load a run whole again, then follow the stream from that snapshot's seq: the server
+  // replays what came after it, so nothing is missed and nothing is applied twice.
+  reload(run) {
+    this.loadRun(run).then(() => { this.follow(); this.schedule(); });
   }
 
   apply(run, d) {
     if (d.seq <= run.seq) return;
     if (d.reset || d.recovered || (d.seq !== run.seq + 1 && !d.error)) {
       // The run was replaced, came back from an error, or a delta is missing: reload it whole.
-      run.seq = d.seq;
-      this.loadRun(run).then(() => this.schedule());
+      this.reload(run);
       return;
     }
     run.applyDelta(d);
