@@ -264,3 +264,28 @@ def test_damaged_and_foreign_run_directories_get_a_clear_message(page, tmp_path,
         _shot(page, "damaged-runs")
         _open(page, dash.url + "#tab=lineage&run=damaged")
         assert "not an SQLite database" in page.inner_text("#view-lineage")
+
+
+def test_a_run_that_goes_away_and_comes_back_is_followed_again(page, tmp_path):
+    run = SyntheticRun(tmp_path / "flaky")
+    run.add_batch(8)
+    store = tmp_path / "flaky" / "programs.sqlite"
+    try:
+        with Dashboard([tmp_path / "flaky"], poll_interval_s=0.1) as dash:
+            _open(page, dash.url)
+            assert _field(page, "flaky", "candidates") == "8"
+            follower = dash.by_key["flaky"]
+            with follower._lock:  # as after a read error: the next poll reopens the store
+                follower._store.close()
+                follower._store = None
+                store.rename(store.with_name("away.sqlite"))
+            _wait_until(page, "document.querySelector(\".run-error[data-run='flaky']\") !== null")
+            assert "does not exist" in page.inner_text(".run-error[data-run='flaky']")
+            store.with_name("away.sqlite").rename(store)
+            _wait_until(page, "document.querySelector(\"td[data-field='candidates']\") !== null")
+            run.add_batch(32)  # and live updates flow again after the reload
+            _wait_until(page, "document.querySelector(\"td[data-field='candidates']\")"
+                              ".textContent === '40'")
+            assert page.evaluate("window.thetaDashboard.app.runs.get('flaky').proposals") == 41
+    finally:
+        run.close()
