@@ -270,3 +270,13 @@ def test_after_a_reset_no_older_snapshot_is_served(tmp_path):
     assert last.get("recovered") is True
     snap = json.loads(gzip.decompress(follower.snapshot_gzip()))
     assert snap["seq"] >= follower.seq and "error" not in snap
+
+
+def test_a_sized_family_member_is_a_built_in_task(tmp_path):
+    run = SyntheticRun(tmp_path / "fam", task="circle_packing:n=30")
+    run.add_batch(4)
+    run.close()
+    entry = _follow(tmp_path / "fam").describe()
+    assert entry["task"] == "circle_packing:n=30"
+    assert entry["trust"] == "verified" and entry["direction"] == "max"
+    assert entry["has_picture"] is True

@@ -105,13 +105,16 @@ def run_key(run_dir: Path, taken: set[str]) -> str:
 
 
 def _builtin_task(name: str) -> Any:
-    from thetaevolve.tasks import get_task, task_names
+    """The built-in task (or sized family member, e.g. ``circle_packing:n=30``) of that name;
+    None for anything else. A problem folder's own code is never imported by the dashboard:
+    its facts come from the run's files and store."""
+    from thetaevolve.tasks import get_task
 
-    if name not in task_names():
-        return None  # a problem from elsewhere: facts come from the run's own files
+    if "/" in name or "\\" in name or Path(name).exists():
+        return None
     try:
         return get_task(name)
-    except Exception:  # noqa: BLE001 - a broken task must not take the page down
+    except Exception:  # noqa: BLE001 - an unknown or broken task must not take the page down
         return None
 
 
