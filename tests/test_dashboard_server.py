@@ -151,6 +151,10 @@ def test_run_with_dashboard_flag_serves_beside_the_run(tmp_path):
         proc.wait()
     with pytest.raises(urllib.error.URLError):  # the dashboard stopped with the run
         urllib.request.urlopen(url + "api/runs", timeout=5)
+    # Every batch event carries the run's LLM totals so far (progress against tokens, cost).
+    batches = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
+               if '"batch"' in line]
+    assert batches and all(b["tokens"] == 0 and b["cost_usd"] is None for b in batches)
     # The finished run's best solution is drawn by the task, as a PNG.
     with Dashboard([run_dir]) as dash:
         _, data = _get(dash.url + "api/runs")

@@ -133,7 +133,7 @@ class App {
       return;
     }
     run.applyDelta(d);
-    document.getElementById("live").dataset.updated = new Date().toLocaleTimeString();
+    document.getElementById("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
     this.schedule();
   }
 
