@@ -11,7 +11,9 @@ slows a run. Layout:
 * ``follower``    one run's cursor, totals and recent deltas
 * ``encode``      rows as compact columns for the browser
 * ``program_view`` one program with its diffs and verdict
-* ``server``      the HTTP server, its JSON API and the event stream
+* ``watcher``     the threads that poll the followers and prepare snapshots
+* ``handler``     HTTP: routes, the event stream, how answers are sent
+* ``server``      ``Dashboard``: the server over a set of runs, and what its routes return
 * ``command``     the CLI: ``thetaevolve dashboard`` and ``run --dashboard``
 * ``static/``     the page: plain JavaScript modules and CSS, shipped in the package
 
