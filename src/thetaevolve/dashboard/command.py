@@ -71,7 +71,7 @@ def beside_run(run_dir: Path, port: int | None) -> Iterator[None]:
         return
     from thetaevolve.dashboard.server import Dashboard
 
-    dashboard = Dashboard([run_dir], port=port).start()
+    dashboard = Dashboard([run_dir], port=port, prepare_ahead=False).start()
     print(f"dashboard: {dashboard.url}  (stops with the run; afterwards: "
           f"thetaevolve dashboard {run_dir})", file=sys.stderr, flush=True)
     try:

@@ -66,6 +66,7 @@ class RunFollower:
         self._build_lock = threading.Lock()
         self._rewards = False  # RL runs only: rewards travel with the rows
         self._oldest_usable = 0  # a prepared snapshot older than this seq is never served
+        self.snapshot_requested = False  # has any page loaded this run yet?
         self._reset_totals()
 
     def _reset_totals(self) -> None:
@@ -297,6 +298,7 @@ class RunFollower:
 
     def snapshot_gzip(self) -> bytes:
         """The snapshot as gzip-compressed JSON, prepared ahead when it can be."""
+        self.snapshot_requested = True
         if not self.snapshot_is_stale():
             assert self._prepared is not None
             return self._prepared[1]

@@ -60,11 +60,11 @@ class Dashboard:
     """The server over a set of run directories; ``start`` serves from a daemon thread."""
 
     def __init__(self, run_dirs: list[Path], host: str = "127.0.0.1", port: int = 0,
-                 poll_interval_s: float = 0.5) -> None:
+                 poll_interval_s: float = 0.5, prepare_ahead: bool = True) -> None:
         taken: set[str] = set()
         self.followers = [RunFollower(run_key(d, taken), d) for d in run_dirs]
         self.by_key = {f.key: f for f in self.followers}
-        self.watcher = Watcher(self.followers, poll_interval_s)
+        self.watcher = Watcher(self.followers, poll_interval_s, prepare_ahead=prepare_ahead)
         self.host = host
         self._pictures: dict[str, tuple[tuple[int, int], bytes]] = {}
         self._picture_lock = threading.Lock()

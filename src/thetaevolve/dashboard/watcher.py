@@ -15,9 +15,13 @@ from thetaevolve.dashboard.follower import RunFollower
 class Watcher:
     """Polls every run's follower and wakes the streams when something changed."""
 
-    def __init__(self, followers: list[RunFollower], interval_s: float) -> None:
+    def __init__(self, followers: list[RunFollower], interval_s: float,
+                 prepare_ahead: bool = True) -> None:
         self.followers = followers
         self.interval_s = interval_s
+        # Beside a run, snapshots are built only once a page asked for one: the run's own
+        # process should not spend CPU on pages nobody opened.
+        self.prepare_ahead = prepare_ahead
         self.generation = 0
         self.stopping = False
         self._changed = threading.Condition()
@@ -37,7 +41,8 @@ class Watcher:
             for follower in self.followers:
                 if self.stopping:
                     return
-                if follower.info is not None and follower.snapshot_is_stale():
+                wanted = self.prepare_ahead or follower.snapshot_requested
+                if wanted and follower.info is not None and follower.snapshot_is_stale():
                     try:
                         follower.prepare_snapshot()
                     except Exception:  # noqa: BLE001 - a page load will report it
