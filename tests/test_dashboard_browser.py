@@ -289,3 +289,37 @@ def test_a_run_that_goes_away_and_comes_back_is_followed_again(page, tmp_path):
             assert page.evaluate("window.thetaDashboard.app.runs.get('flaky').proposals") == 41
     finally:
         run.close()
+
+
+def test_a_real_run_is_followed_from_before_it_starts_to_its_end(page, tmp_path):
+    """`thetaevolve run` in its own process, watched from the start: the page recovers when
+    the run directory appears, follows it live, and ends with `thetaevolve show`'s numbers
+    and the picture of the best solution."""
+    import json
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "real"
+    with Dashboard([run_dir], poll_interval_s=0.1) as dash:
+        _open(page, dash.url + "#tab=overview")
+        assert "does not exist" in page.inner_text(".run-error[data-run='real']")
+        result = subprocess.run(
+            [sys.executable, "-m", "thetaevolve.cli", "run", "circle_packing_26", "--budget",
+             "48", "--batch-size", "4", "--run-dir", str(run_dir), "--quiet"],
+            capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+        shown = json.loads(subprocess.run(
+            [sys.executable, "-m", "thetaevolve.cli", "show", str(run_dir), "--json"],
+            capture_output=True, text=True, timeout=120, check=True).stdout)
+        _wait_until(page, "document.querySelector(\"td[data-field='state']\") !== null && "
+                          "document.querySelector(\"td[data-field='state']\").textContent "
+                          "=== 'finished'", timeout_s=30)
+        assert _field(page, "real", "candidates") == str(shown["evaluations"]) == "48"
+        assert _field(page, "real", "best_score") == repr(shown["best_score"])
+        page.click("a[data-tab='program']")
+        page.wait_for_selector(f".program[data-program='{shown['best_program_id']}'] img.solution")
+        _wait_until(page, "document.querySelector('img.solution').complete && "
+                          "document.querySelector('img.solution').naturalWidth > 100")
+        if shown["best_program_id"] != 1:  # a child of the initial program: it has a diff
+            assert page.locator("pre.diff[data-diff='Diff to its parent'] .line.add").count() >= 1
+        _shot(page, "program-real-run")
