@@ -44,7 +44,8 @@ from thetaevolve.config import DatabaseConfig  # noqa: E402
 from thetaevolve.dashboard.server import Dashboard  # noqa: E402
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-dev-shm-usage"]
 
 
 def build(run_dir: Path, programs: int) -> tuple[SyntheticRun, float]:

@@ -22,7 +22,8 @@ from thetaevolve.dashboard.server import Dashboard
 pytestmark = pytest.mark.slow
 
 _ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage"]
 OUTPUT = Path(os.environ.get("THETAEVOLVE_TEST_OUTPUT")
               or Path(__file__).resolve().parent.parent / "test-output") / "dashboard"
 
