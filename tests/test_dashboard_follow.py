@@ -280,3 +280,20 @@ def test_a_sized_family_member_is_a_built_in_task(tmp_path):
     assert entry["task"] == "circle_packing:n=30"
     assert entry["trust"] == "verified" and entry["direction"] == "max"
     assert entry["has_picture"] is True
+
+
+def test_what_the_summary_states_replaces_what_was_guessed(tmp_path):
+    run = SyntheticRun(tmp_path / "a")
+    run.add_batch(4)
+    marker = json.loads((tmp_path / "a" / "run.json").read_text())
+    (tmp_path / "a" / "run.json").write_text(json.dumps({**marker, "task": "my-own/problem"}))
+    follower = _follow(tmp_path / "a")
+    assert follower.describe()["trust"] == "unknown"
+    (tmp_path / "a" / "summary.json").write_text(json.dumps({"score_trust": "evaluator-reported"}))
+    run.add_batch(4)
+    follower.poll()
+    (_, delta), = follower.deltas_after(follower.seq - 1)
+    assert delta["info"]["trust"] == "evaluator-reported"
+    assert follower.describe()["trust"] == "evaluator-reported"
+    assert follower.describe()["direction"] == "max"  # still what the store told
+    run.close()

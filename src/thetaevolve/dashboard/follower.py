@@ -67,6 +67,7 @@ class RunFollower:
         self._rewards = False  # RL runs only: rewards travel with the rows
         self._oldest_usable = 0  # a prepared snapshot older than this seq is never served
         self.snapshot_requested = False  # has any page loaded this run yet?
+        self._summary_stamp: int | None = None  # summary.json's mtime when last read
         self._reset_totals()
 
     def _reset_totals(self) -> None:
@@ -131,11 +132,12 @@ class RunFollower:
             self._store = ReadOnlyStore.open(self.info.store_path)
             recovered = self.error is not None
             self.error = None
-        store, info = self._store, self.info
-        self._rewards = info.kind == "train"
         delta: dict[str, Any] = {"run": self.key}
         if recovered:
             delta["recovered"] = True
+        self._reread_summary(delta)
+        store, info = self._store, self.info
+        self._rewards = info.kind == "train"
 
         version = store.data_version()
         if version != self._data_version:
@@ -168,6 +170,23 @@ class RunFollower:
             self._overview = overview
             delta["overview"] = overview
         return delta if len(delta) > 1 else None
+
+    def _reread_summary(self, delta: dict[str, Any]) -> None:
+        """A run writes summary.json at its end (and ``show`` rewrites it); what it states
+        (the score's trust level, for one) replaces what was guessed before."""
+        assert self.info is not None
+        stamp = _mtime(self.info.summary_path)
+        if stamp == self._summary_stamp:
+            return
+        first = self._summary_stamp is None
+        self._summary_stamp = stamp
+        fresh = load_run_info(self.key, self.run_dir)
+        if not fresh.direction_known and self.info.direction_known:
+            fresh = replace(fresh, direction=self.info.direction, direction_known=True)
+        if fresh != self.info:
+            self.info = fresh
+            if not first:
+                delta["info"] = fresh.describe()
 
     def _read_store(self, store: ReadOnlyStore, delta: dict[str, Any]) -> None:
         """New programs and evictions since the cursor, and the current totals."""
@@ -335,6 +354,13 @@ class RunFollower:
             if self._store is not None:
                 self._store.close()
                 self._store = None
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return -1
 
 
 def _size(path: Path) -> int:

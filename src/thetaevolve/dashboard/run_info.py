@@ -48,6 +48,10 @@ class RunInfo:
         return self.run_dir / METRICS_FILE
 
     @property
+    def summary_path(self) -> Path:
+        return self.run_dir / SUMMARY_FILE
+
+    @property
     def best_solution_path(self) -> Path:
         return self.run_dir / BEST_SOLUTION_FILE
 

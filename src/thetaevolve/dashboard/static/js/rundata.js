@@ -58,6 +58,7 @@ export class RunData {
     }
     if (delta.batches) this.batches.push(...delta.batches);
     if (delta.overview) this.overview = delta.overview;
+    if (delta.info) this.info = { ...this.info, ...delta.info };
     this.error = null;
     this.seq = delta.seq;
     this.version++;
