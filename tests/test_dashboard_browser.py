@@ -193,7 +193,7 @@ def test_comparing_two_runs_draws_both_curves(page, tmp_path):
         run.finish()
     with Dashboard([tmp_path / k for k in keys], poll_interval_s=0.1) as dash:
         _open(page, dash.url + "#tab=progress")
-        for chart in ("best-vs-candidates", "best-vs-tokens"):
+        for chart in ("best-vs-candidates", "best-vs-time", "best-vs-tokens"):
             paths = page.locator(f"svg[data-chart='{chart}'] path.series")
             assert paths.count() == 2, chart
             assert {paths.nth(i).get_attribute("data-run") for i in range(2)} == set(keys)
@@ -243,6 +243,10 @@ def test_the_page_works_with_every_other_host_blocked(page, tmp_path, finished):
         _wait_until(page, "!document.querySelector('#view-failures').textContent.includes('Loading')")
         assert "made up for the test" in page.inner_text("#view-failures")
         _shot(page, "failures")
+        page.select_option("#view-failures select", "time")  # counts against wall time
+        _wait_until(page, "location.hash.includes('fx=time')")
+        page.wait_for_selector("svg[data-chart='failures-over-time'] path.series")
+        assert "minutes" in page.text_content("svg[data-chart='failures-over-time']")
         assert blocked == [], f"the page asked other hosts for {blocked}"
         assert page.evaluate("window.__refused") == []
 

@@ -15,12 +15,21 @@ export async function renderFailures(el, app) {
   if (!failures.length) { el.append(h("p", { "data-field": "no-failures" }, `No failures among ${total} candidates.`)); return; }
   el.append(h("table", { class: "kv" }, h("tbody", {}, failures.map(([k, v]) =>
     h("tr", {}, h("th", {}, k), h("td", { "data-kind": k }, `${v.toLocaleString("en-US")} (${((v / Math.max(1, total)) * 100).toFixed(1)}% of candidates)`))))));
+  // Against candidates by default; against wall time on request (a link keeps the choice).
+  const byTime = app.route.fx === "time";
   const series = [...run.failureSeries.entries()].map(([code, points], i) => ({
     key: run.outcomes[code] || `outcome ${code}`, label: run.outcomes[code] || `outcome ${code}`,
-    color: ISLAND_COLORS[i % ISLAND_COLORS.length], points, step: true }));
+    color: ISLAND_COLORS[i % ISLAND_COLORS.length], step: true,
+    points: byTime ? points.map(([, n, t]) => [t / 60, n]) : points }));
+  const lastT = run.t.length ? run.t[run.t.length - 1] / 60 : 0;
   el.append(h("h2", {}, "Failures by kind over the run"),
-    lineChart({ name: "failures-over-time", xLabel: "candidates evaluated", yLabel: "failures so far (cumulative)",
-      series, xMin: 0, xMax: Math.max(1, run.proposals - 1) }));
+    h("div", { class: "controls" }, h("label", { class: "inline" }, "against ",
+      h("select", { onchange: (e) => app.navigate({ fx: e.target.value === "time" ? "time" : null }) },
+        h("option", { value: "candidates", selected: byTime ? null : true }, "candidates evaluated"),
+        h("option", { value: "time", selected: byTime ? true : null }, "wall time")))),
+    lineChart({ name: "failures-over-time", xLabel: byTime ? "minutes since the run's first program" : "candidates evaluated",
+      yLabel: "failures so far (cumulative)", series, xMin: 0,
+      xMax: byTime ? Math.max(lastT, 1 / 60) : Math.max(1, run.proposals - 1) }));
   el.append(h("h2", {}, "Latest examples"));
   const boxes = failures.map(([kind]) => {
     const box = h("section", { class: "failure-kind", "data-kind": kind }, h("h3", {}, kind), note("Loading…"));

@@ -52,6 +52,13 @@ export function renderProgress(el, app) {
       series: runs.map((r) => ({ key: r.key, label: label(r), color: app.colorOf(r.key), points: bestSeries(r), step: true })),
       lines, xMin: 0, xMax: Math.max(1, maxCandidates), fitLines: fit }));
 
+  const maxMinutes = Math.max(...runs.map((r) => (r.t.length ? r.t[r.t.length - 1] : 0) / 60));
+  el.append(h("h2", {}, "Best score so far against wall time"),
+    lineChart({ name: "best-vs-time", xLabel: "minutes since the run's first program", yLabel: "best score",
+      series: runs.map((r) => ({ key: r.key, label: label(r), color: app.colorOf(r.key),
+        points: r.bestT.map((t, i) => [t / 60, r.bestY[i]]), step: true })),
+      lines, xMin: 0, xMax: Math.max(maxMinutes, 1 / 60), fitLines: fit }));
+
   const tokenRuns = runs.filter((r) => r.batches.some((b) => b[FIELD_TOKENS] > 0));
   el.append(h("h2", {}, "Best score so far against tokens"));
   el.append(tokenRuns.length

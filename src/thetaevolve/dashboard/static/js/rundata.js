@@ -28,7 +28,7 @@ export class RunData {
     this.batches = [];
     // Derived: candidates in id order (position 0 is the initial program).
     this.proposals = 0;
-    this.bestX = []; this.bestY = [];
+    this.bestX = []; this.bestY = []; this.bestT = [];  // candidate position, score, seconds
     this.best = null;
     this.failureSeries = new Map();  // outcome code -> [[position, cumulative count], ...]
     this.version = 0;
@@ -94,11 +94,12 @@ export class RunData {
           this.best = s;
           this.bestX.push(position);
           this.bestY.push(s);
+          this.bestT.push(c.t[i]);
         }
       } else if (position > 0) {
         let series = this.failureSeries.get(c.out[i]);
         if (!series) this.failureSeries.set(c.out[i], series = []);
-        series.push([position, series.length + 1]);
+        series.push([position, series.length + 1, c.t[i]]);
       }
     }
     this.lastId = pid;
