@@ -88,6 +88,18 @@ def test_the_stream_pushes_new_rows_and_resumes_from_its_last_id(live):
     assert delta["seq"] == seq + 2 and delta["overview"]["candidates"] == 56
 
 
+def test_a_page_from_before_a_restart_is_told_to_reload(live):
+    """Event ids name the server instance: seqs from another one (the server was restarted
+    under an open page) are answered with a reset, never with deltas on a wrong base."""
+    _, dash = live
+    request = urllib.request.Request(dash.url + "api/stream",
+                                     headers={"Last-Event-ID": "0123abcd|live:99"})
+    with urllib.request.urlopen(request, timeout=10) as stream:
+        event = _next_event(stream)
+    assert event["event"] == "reset" and json.loads(event["data"]) == {"run": "live"}
+    assert event["id"] == f"{dash.instance}|live:{dash.by_key['live'].seq}"
+
+
 def _next_event(stream) -> dict:
     fields: dict = {}
     deadline = time.time() + 10

@@ -118,9 +118,18 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def _stream(self, query: dict[str, list[str]]) -> None:
         dashboard = self.server.dashboard
-        # EventSource resends the last event's id on reconnect; ids carry every run's seq.
-        wanted = self.headers.get("Last-Event-ID") or (query.get("runs") or [""])[0]
-        seqs = _parse_seqs(wanted, dashboard.by_key)
+        # EventSource resends the last event's id on reconnect; ids carry this server's
+        # instance and every run's seq. Seqs from another instance (the server was restarted
+        # under the open page) mean nothing here: those runs are reset.
+        last = self.headers.get("Last-Event-ID")
+        stale: list[str] = []
+        if last:
+            instance, _, wanted = last.rpartition("|")
+            seqs = _parse_seqs(wanted, dashboard.by_key)
+            if instance != dashboard.instance:
+                stale = list(seqs)
+        else:
+            seqs = _parse_seqs((query.get("runs") or [""])[0], dashboard.by_key)
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Cache-Control", "no-cache")
@@ -132,17 +141,22 @@ class RequestHandler(BaseHTTPRequestHandler):
         seen = watcher.generation
         self.wfile.write(b"retry: 1000\n\n")
         self.wfile.flush()
+        for key in stale:
+            seqs[key] = dashboard.by_key[key].seq
+        if stale:
+            self.wfile.write("".join(_event("reset", {"run": k}, seqs, dashboard.instance)
+                                     for k in stale).encode())
         while not watcher.stopping:
             chunks: list[str] = []
             for key in list(seqs):
                 deltas = dashboard.by_key[key].deltas_after(seqs[key])
                 if deltas is None:  # fell too far behind: this run must be reloaded whole
                     seqs[key] = dashboard.by_key[key].seq
-                    chunks.append(_event("reset", {"run": key}, seqs))
+                    chunks.append(_event("reset", {"run": key}, seqs, dashboard.instance))
                     continue
                 for seq, delta in deltas:
                     seqs[key] = seq
-                    chunks.append(_event("delta", delta, seqs))
+                    chunks.append(_event("delta", delta, seqs, dashboard.instance))
             self.wfile.write("".join(chunks).encode() if chunks else b": alive\n\n")
             self.wfile.flush()
             seen = watcher.wait(seen, _KEEPALIVE_S)
@@ -205,8 +219,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-def _event(name: str, data: dict[str, Any], seqs: dict[str, int]) -> str:
-    ident = ",".join(f"{k}:{v}" for k, v in seqs.items())
+def _event(name: str, data: dict[str, Any], seqs: dict[str, int], instance: str) -> str:
+    ident = instance + "|" + ",".join(f"{k}:{v}" for k, v in seqs.items())
     return f"id: {ident}\nevent: {name}\ndata: {dumps(data)}\n\n"
 
 

@@ -23,6 +23,7 @@ log only.
 from __future__ import annotations
 
 import json
+import secrets
 import tempfile
 import threading
 from pathlib import Path
@@ -64,6 +65,7 @@ class Dashboard:
         taken: set[str] = set()
         self.followers = [RunFollower(run_key(d, taken), d) for d in run_dirs]
         self.by_key = {f.key: f for f in self.followers}
+        self.instance = secrets.token_hex(4)  # tells a page's old event ids from ours
         self.watcher = Watcher(self.followers, poll_interval_s, prepare_ahead=prepare_ahead)
         self.host = host
         self._pictures: dict[str, tuple[tuple[int, int], bytes]] = {}
