@@ -297,3 +297,16 @@ def test_what_the_summary_states_replaces_what_was_guessed(tmp_path):
     assert follower.describe()["trust"] == "evaluator-reported"
     assert follower.describe()["direction"] == "max"  # still what the store told
     run.close()
+
+
+def test_a_run_is_finished_when_its_summary_follows_its_last_batch(tmp_path):
+    from thetaevolve.dashboard.eventlog import read_events
+
+    log = tmp_path / "metrics.jsonl"
+    lines = [{"event": "batch", "batch": 1}, {"event": "summary"},
+             {"event": "sandbox_node_lost", "node": "n1"}, {"event": "warning"}]
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert read_events(log, 0).last_event == "summary"  # later side events change nothing
+    with log.open("a") as handle:  # resumed: a new batch after the summary
+        handle.write(json.dumps({"event": "resume"}) + "\n")
+    assert read_events(log, 0).last_event == "resume"

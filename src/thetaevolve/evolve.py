@@ -87,6 +87,7 @@ async def evolve(
     best = session.database.best()
     display.start(gym.evaluations, best.score if best else None)
     proposer = make_proposer(session.config, session.task)
+    logged_events = _log_sandbox_events(session, 0)
     try:
         while gym.evaluations < budget:
             report = await gym.step(proposer, max_children=budget - gym.evaluations)
@@ -104,6 +105,7 @@ async def evolve(
                 **_usage_so_far(session),
             )
             display.update(report)
+            logged_events = _log_sandbox_events(session, logged_events)
             if on_batch is not None:
                 on_batch(report)
     finally:
@@ -120,3 +122,13 @@ def _usage_so_far(session: Session) -> dict[str, Any]:
     usage = session.database.get_meta("usage") or {}
     tokens = int(usage.get("tokens_in", 0)) + int(usage.get("tokens_out", 0))
     return {"tokens": tokens, "cost_usd": usage.get("cost_usd")}
+
+
+def _log_sandbox_events(session: Session, logged: int) -> int:
+    """Append the sandbox's new events (the Ray backend's node joins, losses and retries) to
+    metrics.jsonl, so a run's record says which nodes it used and lost; returns the count."""
+    events = list(getattr(session.sandbox, "events", ()))
+    for event in events[logged:]:
+        fields = {k: v for k, v in event.items() if k != "event"}
+        session.log(f"sandbox_{event['event']}", **fields)
+    return len(events)

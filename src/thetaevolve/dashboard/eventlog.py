@@ -14,6 +14,9 @@ from typing import Any
 
 # Fields of a batch event the dashboard plots; absent ones are sent as null.
 BATCH_FIELDS = ("batch", "evaluations", "tokens", "cost_usd", "step", "time")
+# Events that say where a run is in its life; others (warnings, the sandbox's node events)
+# may come in any order and say nothing about whether the run finished.
+LIFE_EVENTS = frozenset({"initial", "resume", "batch", "summary", "train_start"})
 
 
 @dataclass
@@ -22,7 +25,7 @@ class EventLogTail:
 
     offset: int
     batches: list[list[Any]] = field(default_factory=list)  # rows of BATCH_FIELDS
-    last_event: str | None = None
+    last_event: str | None = None  # the latest of LIFE_EVENTS
     unreadable_lines: int = 0
 
 
@@ -50,7 +53,8 @@ def read_events(path: Path, offset: int, up_to: int | None = None) -> EventLogTa
         if not isinstance(event, dict):
             continue
         name = event.get("event")
-        tail.last_event = str(name)
+        if name in LIFE_EVENTS:
+            tail.last_event = str(name)
         if name == "batch":
             tail.batches.append([_plain(event.get(k)) for k in BATCH_FIELDS])
     return tail
