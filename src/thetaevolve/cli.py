@@ -18,6 +18,9 @@ from typing import Any, Sequence
 
 from thetaevolve import __version__
 from thetaevolve.config import ConfigError, flag_overrides, load_config, parse_override
+from thetaevolve.dashboard.command import add_flag as add_dashboard_flag
+from thetaevolve.dashboard.command import beside_run
+from thetaevolve.dashboard.command import register as register_dashboard
 from thetaevolve.errors import UserError
 from thetaevolve.signals import EXIT_TERMINATED, Terminated, terminate_as_interrupt, was_terminated
 
@@ -160,7 +163,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_before_run(config)  # extras and the model endpoint, before anything is created
     session = Session.create(config, Path(config.run_dir) if config.run_dir else None)
     print(f"run directory: {session.run_dir}", file=sys.stderr)
-    return _evolve(session, config.budget, args.quiet)
+    with beside_run(session.run_dir, args.dashboard):
+        return _evolve(session, config.budget, args.quiet)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -197,7 +201,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
         except ConfigError:
             pass  # Session.resume names the problem
     session = Session.resume(run_dir, overrides)
-    return _evolve(session, session.config.budget, args.quiet)
+    with beside_run(run_dir, args.dashboard):
+        return _evolve(session, session.config.budget, args.quiet)
 
 
 def _evolve(session: Any, budget: int, quiet: bool) -> int:
@@ -365,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", default=None,
                    help="new or empty folder for the run (None: runs/TASK-YYYYmmdd-HHMMSS)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    add_dashboard_flag(p)
     p.set_defaults(func=cmd_run)
 
     p = add("resume", help="continue a stopped or killed run")
@@ -378,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="change a setting that may change mid-run: budget, the llm endpoint "
                         "(llm.base_url, llm.model, llm.api_key_env, ...), timeouts (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    add_dashboard_flag(p)
     p.set_defaults(func=cmd_resume)
 
     p = add("show", help="print a run's summary (also for a killed or running run)")
@@ -388,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     from thetaevolve.cli_runs import register as register_run_tools
 
     register_run_tools(add)  # top, export, config
+    register_dashboard(sub)
 
     try:
         from thetaevolve.rl.cli import register
