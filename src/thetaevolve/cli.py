@@ -18,6 +18,7 @@ from thetaevolve.config import ConfigError, flag_overrides, load_config
 from thetaevolve.errors import UserError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+TASK_HELP = "a task name (`thetaevolve tasks`), an installed problem, or a problem folder / .py file"
 
 
 class CLIError(UserError):
@@ -32,14 +33,18 @@ def _print_json(data: Any) -> None:
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
-    from thetaevolve.tasks import get_task, task_names
+    from thetaevolve.problems.registry import available_problems
 
     rows = []
-    for name in task_names():
-        task = get_task(name)
+    for entry in available_problems(args.paths):
+        task = _task(entry.spec)
         best = task.best_known
+        task.close()
         rows.append({
-            "name": name,
+            "name": entry.name,
+            "kind": entry.kind,
+            "problem": task.name,
+            "score_trust": task.score_trust,
             "direction": task.direction,
             "best_known": best.value if best else None,
             "best_known_source": best.source if best else None,
@@ -54,8 +59,9 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         return EXIT_OK
     for row in rows:
         best = "-" if row["best_known"] is None else f"{row['best_known']:.10g}"
+        kind = "" if row["kind"] == "builtin" else f" [{row['kind']}]"
         print(f"{row['name']:<26} {row['direction']:<4} best known {best:<14} "
-              f"{row['best_known_source'] or ''}")
+              f"{row['best_known_source'] or ''}{kind}")
     return EXIT_OK
 
 
@@ -66,6 +72,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from thetaevolve.tasks.io import load_solution_file
 
     task = _task(args.task)
+    if task.score_trust != "verified":
+        raise CLIError(
+            f"{args.task} has no trusted verifier (its scores are {task.score_trust}: what its "
+            "evaluator said, which a candidate can forge); put a problem.py with verify() "
+            "beside the evaluator to verify solutions (see docs/problems.md)"
+        )
     try:
         solution = load_solution_file(Path(args.solution))
     except ValueError as exc:
@@ -75,6 +87,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     verdict = task.verify(solution, tol=args.tol)
     result = {
         "task": task.name,
+        "score_trust": task.score_trust,
         "valid": verdict.valid,
         "score": verdict.score,
         "tolerance": verdict.tolerance,
@@ -152,8 +165,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     overrides = [f"task={json.dumps(args.task)}"] + _run_overrides(args)
     config = load_config(args.config, overrides=overrides)
-    _task(config.task)
-    session = Session.create(config, Path(config.run_dir) if config.run_dir else None)
+    task = _task(config.task)
+    session = Session.create(config, Path(config.run_dir) if config.run_dir else None, task=task)
     print(f"run directory: {session.run_dir}", file=sys.stderr)
     return _evolve(session, config.budget, args.quiet)
 
@@ -168,7 +181,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
         return resume_training(run_dir, args)
     overrides = [f"budget={args.budget}"] if args.budget is not None else []
-    session = Session.resume(run_dir, overrides)
+    session = Session.resume(run_dir, overrides,
+                             allow_problem_change=getattr(args, "allow_problem_change", False))
     return _evolve(session, session.config.budget, args.quiet)
 
 
@@ -184,6 +198,10 @@ def _evolve(session: Any, budget: int, quiet: bool) -> int:
         _print_summary(summary)
         session.close()
         return EXIT_INTERRUPTED
+    except UserError:  # e.g. the problem's verify is broken: the summary says what is kept
+        session.finalize()
+        session.close()
+        raise
     session.close()
     _print_summary(summary)
     return EXIT_OK
@@ -209,9 +227,11 @@ def cmd_show(args: argparse.Namespace) -> int:
     from thetaevolve.database.store import ProgramDatabase
     from thetaevolve.session import CONFIG_FILE, STORE_FILE, read_marker, summarize
 
+    from thetaevolve.problems.provenance import open_run_problem
+
     run_dir = Path(args.run_dir)
     marker = read_marker(run_dir)
-    task = _task(str(marker.get("task")))
+    task = open_run_problem(run_dir, str(marker.get("task")), check_changes=False)
     try:
         config = load_config(run_dir / CONFIG_FILE)
     except ConfigError as exc:
@@ -223,23 +243,31 @@ def cmd_show(args: argparse.Namespace) -> int:
         summary = summarize(run_dir, database, task)
     finally:
         database.close()
+        task.close()
     if args.json:
         _print_json(summary)
     else:
         _print_summary(summary)
+        print(_trust_line(summary.get("score_trust", "verified")))
     return EXIT_OK
+
+
+def _trust_line(trust: str) -> str:
+    if trust == "verified":
+        return ("scores: verified (recomputed by a trusted verifier from each candidate's "
+                "returned data; a candidate cannot forge them)")
+    return (f"scores: {trust} (what the problem's evaluator reported; the evaluator runs "
+            "beside the candidate, so a candidate can forge them)")
 
 
 # ---- plumbing ---------------------------------------------------------------------------------
 
 
 def _task(name: str):
-    from thetaevolve.tasks import get_task
+    """A built-in task, an installed problem, or a problem path (UserError when none)."""
+    from thetaevolve.problems.registry import resolve_problem
 
-    try:
-        return get_task(name)
-    except KeyError as exc:
-        raise CLIError(str(exc.args[0])) from None
+    return resolve_problem(name)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -250,12 +278,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"thetaevolve {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("tasks", help="list the built-in tasks")
+    p = sub.add_parser("tasks", help="list the built-in tasks and installed problems")
+    p.add_argument("paths", nargs="*", help="problem folders or files to list as well")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_tasks)
 
     p = sub.add_parser("verify", help="verify a solution file with the task's trusted verifier")
-    p.add_argument("task")
+    p.add_argument("task", help=TASK_HELP)
     p.add_argument("solution", help="solution JSON (the task's format; extra keys are ignored)")
     p.add_argument("--tol", type=float, default=0.0,
                    help="opt-in tolerance (default 0: exact arithmetic)")
@@ -263,14 +292,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("eval", help="run one program in the sandbox and verify its output")
-    p.add_argument("task")
+    p.add_argument("task", help=TASK_HELP)
     p.add_argument("program")
     p.add_argument("--timeout", type=float, default=None, help="seconds (default: the task's)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("run", help="evolve programs for a task")
-    p.add_argument("task")
+    p.add_argument("task", help=TASK_HELP)
     p.add_argument("--config", help="YAML configuration file")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override one setting, e.g. --set database.num_islands=4 (repeatable)")
@@ -292,6 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=None,
                    help="training runs only: the run's total number of RL steps")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--allow-problem-change", action="store_true",
+                   help="continue although the problem's files changed since the run started")
     p.set_defaults(func=cmd_resume)
 
     p = sub.add_parser("show", help="print a run's summary (also for a killed run)")
@@ -305,6 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
         register = None
     if register is not None:
         register(sub)
+    from thetaevolve.problems.commands import register as register_problem_commands
+
+    register_problem_commands(sub)
     return parser
 
 

@@ -57,6 +57,10 @@ class Task(abc.ABC):
     heavy_modules: tuple[str, ...] = ("numpy", "scipy", "scipy.optimize")
     known_bounds: tuple[KnownBound, ...] = ()
     reward_shaping: RewardShaping = RewardShaping()
+    # "verified": the score is recomputed from the candidate's data by a trusted verifier
+    # (built-in and native problems). "evaluator-reported": the score is what an evaluator
+    # running beside the candidate said, which the candidate can forge.
+    score_trust: str = "verified"
 
     def template_variables(self) -> dict[str, object]:
         """Values for ``{name}`` placeholders in prompt templates (e.g. the circle count)."""
@@ -112,3 +116,6 @@ class Task(abc.ABC):
     def plot_solution(self, solution: Solution, path: Path) -> bool:
         """Draw a picture of a solution; returns False when the task has no picture."""
         return False
+
+    def close(self) -> None:
+        """Release what the task holds (a native problem's verifier processes)."""
