@@ -145,7 +145,8 @@ class Gym:
         if evaluation.outcome is Outcome.VERIFIER_ERROR:
             raise VerifierBrokenError(
                 f"the problem's verify failed on the initial program of {self.task.name} "
-                f"({evaluation.detail}); fix verify, then run again (nothing was evolved)"
+                f"({evaluation.detail}); nothing was evolved: fix verify and continue with "
+                f"`thetaevolve resume {self.config.run_dir or 'RUN_DIR'} --allow-problem-change`"
             )
         if evaluation.outcome is not Outcome.OK:
             raise RuntimeError(
