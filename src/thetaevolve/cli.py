@@ -37,12 +37,17 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
     rows = []
     for entry in available_problems(args.paths):
-        task = _task(entry.spec)
+        try:
+            task = _task(entry.spec)
+        except UserError as exc:  # one broken problem package must not hide the others
+            rows.append({"name": entry.name, "kind": entry.kind, "error": str(exc)})
+            continue
         best = task.best_known
         task.close()
         rows.append({
             "name": entry.name,
             "kind": entry.kind,
+            "error": None,
             "problem": task.name,
             "score_trust": task.score_trust,
             "direction": task.direction,
@@ -58,6 +63,9 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         _print_json(rows)
         return EXIT_OK
     for row in rows:
+        if row["error"]:
+            print(f"{row['name']:<26} [{row['kind']}] error: {row['error']}")
+            continue
         best = "-" if row["best_known"] is None else f"{row['best_known']:.10g}"
         kind = "" if row["kind"] == "builtin" else f" [{row['kind']}]"
         print(f"{row['name']:<26} {row['direction']:<4} best known {best:<14} "

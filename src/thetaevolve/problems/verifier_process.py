@@ -66,6 +66,10 @@ class _Worker:
         env = dict(os.environ)
         for name in _THREAD_VARS:  # one verify per core: several workers run side by side
             env.setdefault(name, "1")
+        if target.module is not None:
+            # A module is found the way this process finds it (entry points, sys.path edits).
+            paths = [p for p in sys.path if p] + [p for p in [env.get("PYTHONPATH")] if p]
+            env["PYTHONPATH"] = os.pathsep.join(paths)
         self.proc = subprocess.Popen(
             [sys.executable, str(WORKER_PATH), *target.argv, str(os.getpid())],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=target.cwd, env=env,
