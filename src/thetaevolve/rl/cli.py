@@ -98,7 +98,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from thetaevolve.cli import EXIT_OK, _task
 
     config = training_config(args)
-    _task(config.task)
+    _task(config.task).close()  # a bad problem fails here, before any run directory exists
     _require_rl_extra()
     from thetaevolve.rl.train import run_training
 
