@@ -189,3 +189,16 @@ def test_a_copy_of_a_folder_skips_run_directories_inside_it(tmp_path):
     # And the first run still resumes: the second run's files are not part of its problem.
     assert main(["resume", str(run_dir), "--budget", "8", "--quiet"]) == 0
     shutil.rmtree(other)
+
+
+@pytest.mark.parametrize("example", ["thomson_5.py", "golomb_ruler_10"])
+def test_the_shipped_examples_check_clean(example):
+    from pathlib import Path
+
+    from thetaevolve.problems.check import check_problem
+
+    path = Path(__file__).resolve().parent.parent / "examples" / example
+    report = check_problem(str(path))
+    assert report.ok and report.score_trust == "verified", report
+    assert report.best_known is not None and report.warnings == []
+    assert report.feedback  # both examples say something useful to the next prompt
