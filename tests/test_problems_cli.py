@@ -202,3 +202,37 @@ def test_the_shipped_examples_check_clean(example):
     assert report.ok and report.score_trust == "verified", report
     assert report.best_known is not None and report.warnings == []
     assert report.feedback  # both examples say something useful to the next prompt
+
+
+def test_a_single_file_problem_resumes_after_it_is_deleted(tmp_path, capsys):
+    from problem_helpers import INITIAL
+
+    file = tmp_path / "solo.py"
+    file.write_text(HEAD + f"INITIAL_PROGRAM = {INITIAL!r}\n" + VERIFY)
+    run_dir = tmp_path / "run"
+    assert main(["run", str(file), "--budget", "4", "--run-dir", str(run_dir), *FAST]) == 0
+    assert sorted(p.name for p in (run_dir / "problem").iterdir()) == ["solo.py"]
+    file.unlink()
+    assert main(["resume", str(run_dir), "--budget", "8", "--quiet"]) == 0
+    assert len(_records(run_dir)) == 9
+
+
+@pytest.mark.rl
+def test_train_takes_a_problem_path(tmp_path, capsys):
+    pytest.importorskip("torch", reason="the rl extra (torch) is not installed")
+    pytest.importorskip("trl", reason="the rl extra (trl) is not installed")
+    import os
+
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    broken = write_problem(tmp_path / "broken", head=HEAD.replace("NAME", "NAMED"))
+    assert main(["train", str(broken), "--run-dir", str(tmp_path / "r0")]) == 2
+    assert "NAME is missing" in capsys.readouterr().err and not (tmp_path / "r0").exists()
+    folder = write_problem(tmp_path / "p")
+    run_dir = tmp_path / "run"
+    assert main(["train", str(folder), "--model", "random:tiny", "--steps", "1",
+                 "--batch-size", "2", "--samples-per-prompt", "2", "--max-new-tokens", "8",
+                 "--reward", "random", "--quiet", "--run-dir", str(run_dir),
+                 "--set", "sandbox.workers=1"]) == 0
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["task"] == "half" and summary["kind"] == "train"
+    assert summary["evaluations"] == 4 and summary["score_trust"] == "verified"

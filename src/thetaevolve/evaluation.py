@@ -29,10 +29,10 @@ def judge(task: Task, run: RunResult, tol: float = 0.0) -> Evaluation:
     try:
         verdict = task.verify(run.solution, tol=tol)
     except Exception as exc:  # a verifier bug must not take the run down
-        reason = str(exc) if isinstance(exc, VerifierError) else f"{type(exc).__name__}: {exc}"
+        reason = str(exc) if isinstance(exc, VerifierError) else (
+            f"the verifier raised {type(exc).__name__}: {exc}")
         return Evaluation(
-            outcome=Outcome.VERIFIER_ERROR, score=None,
-            detail=f"verifier error: {reason}", solution=run.solution,
+            outcome=Outcome.VERIFIER_ERROR, score=None, detail=reason, solution=run.solution,
             stderr=stderr, runtime_s=run.runtime_s,
         )
     if not verdict.valid or verdict.score is None:
