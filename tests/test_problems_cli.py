@@ -158,6 +158,11 @@ def test_a_verify_that_fails_on_the_initial_program_is_one_clear_error(tmp_path,
                  "--quiet"]) == 2
     assert "verify failed on the initial program" in capsys.readouterr().err
     assert main(["check", str(folder)]) == 2
+    solution = tmp_path / "s.json"
+    solution.write_text('{"x": 0.5}')
+    capsys.readouterr()
+    assert main(["verify", str(folder), str(solution)]) == 2
+    assert "verify returned nan" in capsys.readouterr().err
 
 
 def test_feedback_from_verify_reaches_the_childrens_prompt(tmp_path):

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from thetaevolve.errors import UserError
 from thetaevolve.tasks.base import Task
 from thetaevolve.types import Evaluation, Outcome, RunResult
 
 _STDERR_KEEP = 4000  # the tail of stderr kept with the program (shown to the model on failure)
 
 
-class VerifierError(Exception):
+class VerifierError(UserError):
     """The problem's own verifier failed on a solution (not the solution's fault).
 
     Raised by a task's ``verify`` when it cannot reach a verdict at all: it raised an
     unexpected exception, hung past its deadline, ran out of memory, or returned something
-    that is not a finite number. ``judge`` records the candidate as ``verifier_error``.
+    that is not a finite number. ``judge`` records the candidate as ``verifier_error``;
+    anywhere else (``thetaevolve verify``) it is a user-facing error: the problem needs fixing.
     """
 
 
