@@ -163,6 +163,10 @@ def test_a_verify_that_fails_on_the_initial_program_is_one_clear_error(tmp_path,
     capsys.readouterr()
     assert main(["verify", str(folder), str(solution)]) == 2
     assert "verify returned nan" in capsys.readouterr().err
+    program = tmp_path / "program.py"
+    program.write_text("def solve():\n    return {'x': 0.5}\n")
+    assert main(["eval", str(folder), str(program)]) == 2
+    assert "verifier_error" in capsys.readouterr().out
 
 
 def test_feedback_from_verify_reaches_the_childrens_prompt(tmp_path):

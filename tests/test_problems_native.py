@@ -195,7 +195,7 @@ def verify(solution, tol=0.0):
 
 @pytest.fixture
 def misbehaving(tmp_path, load):
-    head = HEAD + "VERIFY_TIMEOUT_S = 1\nVERIFY_MEMORY_MB = 512\n"
+    head = HEAD + "VERIFY_TIMEOUT_S = 2\nVERIFY_MEMORY_MB = 512\n"
     return load(write_problem(tmp_path / "p", head=head, verify=MISBEHAVING))
 
 

@@ -132,8 +132,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     with make_sandbox(task, SandboxConfig(workers=1, timeout_s=args.timeout)) as sandbox:
         run = sandbox.run(code, args.timeout)
     evaluation = judge(task, run)
+    task.close()
     result = {
         "task": task.name,
+        "score_trust": task.score_trust,
         "outcome": evaluation.outcome.value,
         "valid": evaluation.outcome.value == "ok",
         "score": evaluation.score,
@@ -150,6 +152,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"{evaluation.outcome.value}: {evaluation.detail}")
         if evaluation.stderr.strip():
             print(evaluation.stderr.rstrip()[-2000:], file=sys.stderr)
+    if evaluation.outcome.value == "verifier_error":
+        return EXIT_BAD_INPUT  # the problem's verify is broken, not the program
     return EXIT_OK if result["valid"] else EXIT_FAILED
 
 
@@ -233,9 +237,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from thetaevolve.database.store import ProgramDatabase
-    from thetaevolve.session import CONFIG_FILE, STORE_FILE, read_marker, summarize
-
     from thetaevolve.problems.provenance import open_run_problem
+    from thetaevolve.session import CONFIG_FILE, STORE_FILE, read_marker, summarize
 
     run_dir = Path(args.run_dir)
     marker = read_marker(run_dir)
