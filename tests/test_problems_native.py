@@ -220,7 +220,7 @@ def test_a_verify_that_fails_is_a_verifier_error_and_the_next_call_works(misbeha
 
 def test_a_hanging_verify_is_killed_at_its_deadline(misbehaving):
     started = time.monotonic()
-    with pytest.raises(VerifierError, match=r"did not answer within 1 s \(VERIFY_TIMEOUT_S\)"):
+    with pytest.raises(VerifierError, match=r"did not answer within 2 s \(VERIFY_TIMEOUT_S\)"):
         misbehaving.verify({"kind": "hang"})
     assert time.monotonic() - started < 30  # killed, not waited out (the sleep is 600 s)
     assert misbehaving.verifier_workers == 0  # the hung worker is gone, not left running
