@@ -245,3 +245,8 @@ def test_train_takes_a_problem_path(tmp_path, capsys):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["task"] == "half" and summary["kind"] == "train"
     assert summary["evaluations"] == 4 and summary["score_trust"] == "verified"
+    (folder / "problem.py").write_text(HEAD + VERIFY.replace("return x", "return x / 2"))
+    capsys.readouterr()
+    assert main(["resume", str(run_dir), "--quiet"]) == 2
+    assert str(folder / "problem.py") in capsys.readouterr().err
+    assert main(["resume", str(run_dir), "--quiet", "--allow-problem-change"]) == 0

@@ -117,7 +117,8 @@ def resume_training(run_dir: Path, args: argparse.Namespace) -> int:
 
     steps = getattr(args, "steps", None)
     summary = run_training(None, Path(run_dir), resume=True, steps=steps,
-                           quiet=getattr(args, "quiet", False))
+                           quiet=getattr(args, "quiet", False),
+                           allow_problem_change=getattr(args, "allow_problem_change", False))
     _report(summary, getattr(args, "quiet", False))
     return EXIT_OK
 
