@@ -6,10 +6,12 @@ Usage: .venv/bin/python benchmarks/problems.py [--runs 40] [--fresh-runs 10]
 Every form runs the same trivial candidate (it returns one number), so what is timed is the
 framework: sandbox round trip in the warm pool, plus the verdict. A built-in task verifies
 in the framework's own process; a native problem sends the solution to its warm verifier
-worker (a pipe round trip). The target: native within 2x of built-in, far below a fresh
-interpreter. Its last line is one JSON object with native_overhead_ms, builtin_overhead_ms,
-native_verify_ms, fresh_interpreter_ms and openevolve_overhead_ms (null until the
-OpenEvolve form is present in this checkout).
+worker (a pipe round trip); an OpenEvolve folder (when that form is present) runs its
+evaluator, which imports the candidate in-process, inside the sandbox. The warm pools take
+turns, so load on the machine falls on every form alike. The target: native and OpenEvolve
+within 2x of built-in, far below a fresh interpreter. Its last line is one JSON object with
+native_overhead_ms, openevolve_overhead_ms (null while the OpenEvolve form is absent),
+fresh_interpreter_ms, builtin_overhead_ms and native_verify_ms.
 """
 
 from __future__ import annotations
@@ -72,18 +74,47 @@ class BuiltinLike(Task):
         return Verdict(valid=0 <= x <= 1, score=x)
 
 
-def per_candidate_ms(task: Task, runs: int, warm: bool) -> float:
-    """Median wall time of run + verdict for one candidate, after one warm-up."""
-    with make_sandbox(task, SandboxConfig(workers=1, warm_pool=warm)) as sandbox:
-        judge(task, sandbox.run(CANDIDATE))
-        times = []
+OPENEVOLVE_EVALUATOR = """import importlib.util
+
+
+def evaluate(program_path):
+    # As most OpenEvolve examples do: import the candidate into the evaluator's own process.
+    spec = importlib.util.spec_from_file_location("candidate", program_path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {"combined_score": float(module.solve()["x"])}
+"""
+
+
+def _one_ms(task: Task, sandbox: object, code: str) -> float:
+    started = time.perf_counter()
+    evaluation = judge(task, sandbox.run(code))  # type: ignore[attr-defined]
+    elapsed = time.perf_counter() - started
+    if evaluation.outcome is not Outcome.OK:
+        raise SystemExit(f"benchmark candidate of {task.name} failed: {evaluation}")
+    return elapsed * 1000
+
+
+def warm_medians_ms(cases: list[tuple[Task, str]], runs: int) -> list[float]:
+    """Median run + verdict per candidate for each case, in warm pools that take turns, so
+    that a load change on the machine falls on every case alike."""
+    sandboxes = [make_sandbox(task, SandboxConfig(workers=1, warm_pool=True)) for task, _ in cases]
+    try:
+        for (task, code), sandbox in zip(cases, sandboxes):
+            _one_ms(task, sandbox, code)  # a cold worker's first run pays its page faults
+        times: list[list[float]] = [[] for _ in cases]
         for _ in range(runs):
-            started = time.perf_counter()
-            evaluation = judge(task, sandbox.run(CANDIDATE))
-            times.append(time.perf_counter() - started)
-            if evaluation.outcome is not Outcome.OK:
-                raise SystemExit(f"benchmark candidate failed: {evaluation}")
-    return statistics.median(times) * 1000
+            for i, ((task, code), sandbox) in enumerate(zip(cases, sandboxes)):
+                times[i].append(_one_ms(task, sandbox, code))
+    finally:
+        for sandbox in sandboxes:
+            sandbox.close()
+    return [statistics.median(t) for t in times]
+
+
+def fresh_median_ms(task: Task, code: str, runs: int) -> float:
+    with make_sandbox(task, SandboxConfig(workers=1, warm_pool=False)) as sandbox:
+        return statistics.median(_one_ms(task, sandbox, code) for _ in range(runs))
 
 
 def verify_ms(task: Task, runs: int) -> float:
@@ -95,11 +126,18 @@ def verify_ms(task: Task, runs: int) -> float:
     return statistics.median(times) * 1000
 
 
-def openevolve_overhead_ms(runs: int) -> float | None:
-    """Per-candidate overhead of an OpenEvolve folder whose evaluator imports the candidate
-    in-process. Measured by the OpenEvolve form's own code, which fills this slot; None
-    (printed as null) while that form is absent from this checkout."""
-    return None
+def openevolve_case(scratch: Path) -> tuple[Task, str] | None:
+    """An OpenEvolve folder whose evaluator imports the candidate in-process; None while the
+    OpenEvolve form is absent from this checkout."""
+    try:
+        from thetaevolve.problems.openevolve import load_openevolve_problem
+    except ImportError:
+        return None
+    folder = scratch / "openevolve_folder"
+    folder.mkdir()
+    (folder / "evaluator.py").write_text(OPENEVOLVE_EVALUATOR)
+    (folder / "initial_program.py").write_text(CANDIDATE)
+    return load_openevolve_problem(folder), CANDIDATE
 
 
 def main() -> None:
@@ -109,34 +147,47 @@ def main() -> None:
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="thetaevolve-bench-") as tmp:
-        folder = Path(tmp) / "bench_native"
+        scratch = Path(tmp)
+        os.chmod(scratch, 0o755)  # an unprivileged candidate uid must reach its folder
+        folder = scratch / "bench_native"
         folder.mkdir()
         (folder / "problem.py").write_text(PROBLEM)
         native = load_native_problem(folder)
+        cases: list[tuple[Task, str]] = [(BuiltinLike(), CANDIDATE), (native, CANDIDATE)]
+        openevolve = openevolve_case(scratch)
+        if openevolve is not None:
+            cases.append(openevolve)
         try:
-            builtin_ms = per_candidate_ms(BuiltinLike(), args.runs, warm=True)
-            native_ms = per_candidate_ms(native, args.runs, warm=True)
+            medians = warm_medians_ms(cases, args.runs)
             roundtrip_ms = verify_ms(native, args.runs * 5)
-            fresh_ms = per_candidate_ms(native, args.fresh_runs, warm=False)
+            fresh_ms = fresh_median_ms(native, CANDIDATE, args.fresh_runs)
         finally:
-            native.close()
-    openevolve_ms = openevolve_overhead_ms(args.runs)
+            for task, _ in cases:
+                task.close()
+    builtin_ms, native_ms = medians[0], medians[1]
+    openevolve_ms = medians[2] if openevolve is not None else None
     print(f"built-in task, warm pool:   {builtin_ms:8.2f} ms per candidate (median of {args.runs})")
     print(f"native problem, warm pool:  {native_ms:8.2f} ms per candidate "
           f"({native_ms / builtin_ms:.2f}x built-in)")
     print(f"native verify round trip:   {roundtrip_ms:8.3f} ms")
+    if openevolve_ms is not None:
+        print(f"OpenEvolve folder, warm:    {openevolve_ms:8.2f} ms per candidate "
+              f"({openevolve_ms / builtin_ms:.2f}x built-in)")
+    else:
+        print("OpenEvolve folder:          not measured (the form is absent from this checkout)")
     print(f"fresh interpreter:          {fresh_ms:8.2f} ms per candidate "
           f"({fresh_ms / native_ms:.1f}x native, median of {args.fresh_runs})")
-    print(f"openevolve folder:          {openevolve_ms if openevolve_ms is not None else 'n/a'}")
     print(f"cores {os.cpu_count()}, load average before {load_before:.2f}, "
           f"after {os.getloadavg()[0]:.2f}")
     print(json.dumps({
         "native_overhead_ms": round(native_ms, 2),
+        "openevolve_overhead_ms": None if openevolve_ms is None else round(openevolve_ms, 2),
+        "fresh_interpreter_ms": round(fresh_ms, 2),
         "builtin_overhead_ms": round(builtin_ms, 2),
         "native_to_builtin_ratio": round(native_ms / builtin_ms, 2),
+        "openevolve_to_builtin_ratio": (
+            None if openevolve_ms is None else round(openevolve_ms / builtin_ms, 2)),
         "native_verify_ms": round(roundtrip_ms, 3),
-        "fresh_interpreter_ms": round(fresh_ms, 2),
-        "openevolve_overhead_ms": None if openevolve_ms is None else round(openevolve_ms, 2),
         "cores": os.cpu_count(),
         "load_avg_1min_before": round(load_before, 2),
     }))
