@@ -211,7 +211,8 @@ def _evolve(session: Any, budget: int, quiet: bool) -> int:
         session.close()
         return EXIT_INTERRUPTED
     except UserError:  # e.g. the problem's verify is broken: the summary says what is kept
-        session.finalize()
+        if session.database.count():
+            session.finalize()
         session.close()
         raise
     session.close()

@@ -26,6 +26,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("problem", help="a problem folder / .py file, an installed problem, or a task")
     p.add_argument("--timeout", type=float, default=None,
                    help="seconds for the initial program (default: the problem's TIMEOUT_S)")
+    p.add_argument("--openevolve-config", default=None, metavar="FILE",
+                   help="OpenEvolve folders: the config to read instead of DIR/config.yaml")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_check)
 
@@ -49,7 +51,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.timeout is not None and not args.timeout > 0:
         raise UserError(f"--timeout must be positive, got {args.timeout}")
     sandbox = SandboxConfig(workers=1, warm_pool=False, timeout_s=args.timeout)
-    report = check_problem(args.problem, sandbox=sandbox)
+    config_file = Path(args.openevolve_config) if args.openevolve_config else None
+    if config_file is not None and not config_file.is_file():
+        raise UserError(f"--openevolve-config {config_file}: no such file")
+    report = check_problem(args.problem, openevolve_config=config_file, sandbox=sandbox)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, allow_nan=True))
     else:
