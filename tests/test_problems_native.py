@@ -254,3 +254,66 @@ def test_concurrent_verifies_get_their_own_workers(misbehaving):
         scores = list(pool.map(lambda _: misbehaving.verify({"kind": "ok"}).score, range(12)))
     assert scores == [0.5] * 12
     assert 1 <= misbehaving.verifier_workers <= 3
+
+
+def _gone(pid, within_s=10.0):
+    import os
+
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        try:  # a zombie of ours counts as gone once reaped
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return True
+        except ChildProcessError:
+            pass
+        time.sleep(0.05)
+    return False
+
+
+def test_a_hung_verify_is_killed_with_the_processes_it_started(tmp_path, load):
+    verify = '''
+import subprocess, time
+
+def verify(solution, tol=0.0):
+    child = subprocess.Popen(["sleep", "600"])
+    with open("child.pid", "w") as f:
+        f.write(str(child.pid))
+    time.sleep(600)
+'''
+    folder = write_problem(tmp_path / "p", head=HEAD + "VERIFY_TIMEOUT_S = 1\n", verify=verify)
+    task = load(folder)
+    with pytest.raises(VerifierError, match="did not answer"):
+        task.verify({"x": 0.5})
+    assert _gone(int((folder / "child.pid").read_text()))
+
+
+def test_verifier_workers_do_not_outlive_the_run(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    verify = "import time\n\ndef verify(solution, tol=0.0):\n    time.sleep(600)\n"
+    folder = write_problem(tmp_path / "p", verify=verify)
+    script = f'''
+import os, sys, threading, time
+from pathlib import Path
+from thetaevolve.problems.native import load_native_problem
+task = load_native_problem(Path({str(folder)!r}))
+print(next(iter(task._pool._all)).proc.pid, flush=True)
+threading.Thread(target=task.verify, args=({{"x": 0.5}},), daemon=True).start()
+time.sleep(0.5)  # the worker is now stuck in verify, not waiting on its pipe
+os._exit(0)  # no close, no atexit: as if the run was killed
+'''
+    out = subprocess.run([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True, timeout=120, check=True).stdout
+    pid = int(out.strip())
+    try:
+        assert _gone(pid)
+    finally:
+        if not _gone(pid, within_s=0):
+            os.kill(pid, signal.SIGKILL)

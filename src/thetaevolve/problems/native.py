@@ -180,7 +180,7 @@ def _load(target: ProblemTarget, where: str, folder: Path | None) -> NativeProbl
         except WorkerFailed as exc:
             raise ProblemFileError(f"{where}: importing it {exc}") from None
         if not ready.get("ready"):
-            raise _import_error(where, ready.get("error") or {})
+            raise _import_error(where, ready.get("error") or {}, target.file)
         description = ready["describe"]
         if folder is None and description.get("file"):
             folder = Path(description["file"]).parent
@@ -191,10 +191,12 @@ def _load(target: ProblemTarget, where: str, folder: Path | None) -> NativeProbl
     return NativeProblem(spec, pool)
 
 
-def _import_error(where: str, error: dict[str, Any]) -> ProblemFileError:
+def _import_error(where: str, error: dict[str, Any], file: Path | None) -> ProblemFileError:
     kind, message = error.get("type", "Error"), error.get("message", "")
     line = f", line {error['lineno']}" if error.get("lineno") else ""
     filename = error.get("filename") or where
+    if file is not None and Path(filename) == file:
+        filename = where  # the problem file itself: name it as the user did
     if kind in ("SyntaxError", "IndentationError", "TabError"):
         return ProblemFileError(
             f"{filename}{line}: {kind}: {message}; fix the file and try again"
