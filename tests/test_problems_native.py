@@ -314,6 +314,8 @@ os._exit(0)  # no close, no atexit: as if the run was killed
     pid = int(out.strip())
     try:
         assert _gone(pid)
-    finally:
-        if not _gone(pid, within_s=0):
+    finally:  # never leave a stray process behind, whatever the outcome
+        try:
             os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
