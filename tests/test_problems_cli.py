@@ -227,6 +227,7 @@ def test_a_single_file_problem_resumes_after_it_is_deleted(tmp_path, capsys):
 
 
 @pytest.mark.rl
+@pytest.mark.slow
 def test_train_takes_a_problem_path(tmp_path, capsys):
     pytest.importorskip("torch", reason="the rl extra (torch) is not installed")
     pytest.importorskip("trl", reason="the rl extra (trl) is not installed")
