@@ -31,13 +31,13 @@ from typing import Any
 from thetaevolve import __version__
 from thetaevolve.config import ConfigError, RunConfig, dump_config, load_config
 from thetaevolve.database.store import ProgramDatabase
+from thetaevolve.evaluation import VerifierError
 from thetaevolve.gym import Gym
+from thetaevolve.problems import provenance
+from thetaevolve.problems.registry import resolve_problem
 from thetaevolve.prompts import PromptBuilder
 from thetaevolve.proposers.usage import UsageTotals
 from thetaevolve.sandbox import make_sandbox
-from thetaevolve.evaluation import VerifierError
-from thetaevolve.problems import provenance
-from thetaevolve.problems.registry import resolve_problem
 from thetaevolve.tasks import Task
 from thetaevolve.types import Outcome, Solution
 
