@@ -23,6 +23,7 @@ solve() returns {"points": [[x, y, z], ...]} with exactly 5 non-zero vectors. Th
 scales each vector to unit length before measuring, so only directions matter. Two points
 in the same direction are invalid. The score is the energy (lower is better)."""
 SOLUTION_FORMAT = '{"points": [[x, y, z], ...]} with 5 non-zero vectors'
+SCORE_MEANING = "Coulomb energy"
 TIMEOUT_S = 20
 HEAVY_MODULES = []
 KNOWN_BOUNDS = [(6.474691495, "Thomson problem table (Wikipedia); optimal by R. E. Schwartz, "

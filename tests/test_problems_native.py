@@ -44,6 +44,7 @@ def test_a_valid_folder_becomes_a_task_with_defaults(tmp_path, load):
 
 def test_optional_names_are_read(tmp_path, load):
     extra = '''SOLUTION_FORMAT = '{"x": float}'
+SCORE_MEANING = "x itself"
 VERIFY_TIMEOUT_S = 5
 KNOWN_BOUNDS = [0.9, (1.0, "the unit interval", "trivially optimal"), {"value": 0.95, "source": "s"}]
 REWARD_RANGE = (0.2, 1.0)
@@ -51,6 +52,7 @@ HEAVY_MODULES = ["math"]
 '''
     task = load(write_problem(tmp_path / "p", extra=extra))
     assert task.solution_format == '{"x": float}' and task.spec.verify_timeout_s == 5.0
+    assert task.score_meaning == "x itself"
     assert [b.value for b in task.known_bounds] == [0.9, 1.0, 0.95]
     assert task.best_known.source == "the unit interval"
     assert (task.reward_shaping.range_min, task.reward_shaping.range_max) == (0.2, 1.0)

@@ -17,6 +17,7 @@ smallest one.
 solve() returns {"marks": [m1, m2, ..., m10]}: 10 distinct non-negative integers (any
 order). The score is the length (lower is better)."""
 SOLUTION_FORMAT = '{"marks": [10 distinct non-negative integers]}'
+SCORE_MEANING = "ruler length"
 TIMEOUT_S = 30
 HEAVY_MODULES = []
 KNOWN_BOUNDS = [(55, "optimal Golomb rulers, OEIS A003022", "0 1 6 10 23 26 34 41 53 55")]

@@ -34,42 +34,29 @@ def _print_json(data: Any) -> None:
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     from thetaevolve.problems.registry import available_problems
+    from thetaevolve.tasks.families import family_usage
+    from thetaevolve.tasks.listing import format_table, task_row
 
-    rows = []
+    rows, broken = [], []
     for entry in available_problems(args.paths):
         try:
             task = _task(entry.spec)
         except UserError as exc:  # one broken problem package must not hide the others
-            rows.append({"name": entry.name, "kind": entry.kind, "error": str(exc)})
+            broken.append({"name": entry.name, "kind": entry.kind, "error": str(exc)})
             continue
-        best = task.best_known
-        task.close()
-        rows.append({
-            "name": entry.name,
-            "kind": entry.kind,
-            "error": None,
-            "problem": task.name,
-            "score_trust": task.score_trust,
-            "direction": task.direction,
-            "best_known": best.value if best else None,
-            "best_known_source": best.source if best else None,
-            "timeout_s": task.timeout_s,
-            "solution_format": task.solution_format,
-            "known_bounds": [
-                {"value": b.value, "source": b.source, "note": b.note} for b in task.known_bounds
-            ],
-        })
+        try:
+            rows.append({**task_row(entry.name, task), "kind": entry.kind, "problem": task.name,
+                         "score_trust": task.score_trust, "error": None})
+        finally:
+            task.close()
     if args.json:
-        _print_json(rows)
+        _print_json(rows + broken)
         return EXIT_OK
-    for row in rows:
-        if row["error"]:
-            print(f"{row['name']:<26} [{row['kind']}] error: {row['error']}")
-            continue
-        best = "-" if row["best_known"] is None else f"{row['best_known']:.10g}"
-        kind = "" if row["kind"] == "builtin" else f" [{row['kind']}]"
-        print(f"{row['name']:<26} {row['direction']:<4} best known {best:<14} "
-              f"{row['best_known_source'] or ''}{kind}")
+    shown = [r if r["kind"] == "builtin" else {**r, "name": f"{r['name']} [{r['kind']}]"}
+             for r in rows]
+    print(format_table(shown, families=family_usage()))
+    for row in broken:
+        print(f"{row['name']} [{row['kind']}] error: {row['error']}")
     return EXIT_OK
 
 

@@ -10,7 +10,8 @@ Required names::
 plus the initial program: an ``initial_program.py`` beside the file, or an
 ``INITIAL_PROGRAM`` string; it defines ``solve()`` returning a dict, like a built-in task's.
 
-Optional names (defaults in brackets): ``SOLUTION_FORMAT`` [generic text], ``TIMEOUT_S``
+Optional names (defaults in brackets): ``SOLUTION_FORMAT`` [generic text], ``SCORE_MEANING``
+[none: a few words for listings, e.g. "sum of radii"], ``TIMEOUT_S``
 [60, the candidate's limit], ``VERIFY_TIMEOUT_S`` [30], ``VERIFY_MEMORY_MB`` [4096],
 ``HEAVY_MODULES`` [numpy, scipy: preloaded in the warm sandbox pool], ``KNOWN_BOUNDS``
 [none; numbers, ``(value, source[, note])`` or dicts], ``REWARD_RANGE`` [(0, 1): the
@@ -65,6 +66,7 @@ class NativeSpec:
     statement: str
     initial_program: str
     solution_format: str
+    score_meaning: str
     timeout_s: float
     verify_timeout_s: float
     verify_memory_mb: int
@@ -87,6 +89,7 @@ class NativeProblem(Task):
         self.direction = spec.direction  # type: ignore[assignment]
         self.statement = spec.statement
         self.solution_format = spec.solution_format
+        self.score_meaning = spec.score_meaning
         self.timeout_s = spec.timeout_s
         self.heavy_modules = spec.heavy_modules
         self.known_bounds = spec.known_bounds
@@ -294,10 +297,17 @@ def validate(
         initial_program=initial,
         solution_format=c.text("SOLUTION_FORMAT", "describe the dict solve() returns",
                                default=DEFAULT_SOLUTION_FORMAT),
+        score_meaning=_score_meaning(c),
         timeout_s=timeout_s, verify_timeout_s=verify_timeout_s, verify_memory_mb=memory,
         heavy_modules=_heavy_modules(c), known_bounds=_known_bounds(c),
         reward_shaping=_reward_shaping(c), has_plot=has_plot, initial_program_file=initial_file,
     )
+
+
+def _score_meaning(c: _Checker) -> str:
+    if not c.has("SCORE_MEANING"):
+        return ""
+    return c.text("SCORE_MEANING", 'say in a few words what the score is, e.g. "sum of radii"')
 
 
 def _check_function(c: _Checker, name: str, *, required: bool, fix: str) -> bool:

@@ -52,8 +52,8 @@ def resolve_problem(spec: str, *, openevolve_config: Path | None = None) -> Task
 
     try:
         task = get_task(spec)
-    except KeyError:
-        pass
+    except KeyError as exc:
+        builtin_error = str(exc.args[0]) if exc.args else f"unknown task {spec!r}"
     else:
         return _stamp(task, ProblemSource("builtin", spec))
     entry = _entry_points().get(spec)
@@ -62,7 +62,7 @@ def resolve_problem(spec: str, *, openevolve_config: Path | None = None) -> Task
     path = Path(spec).expanduser()
     if path.exists():
         return resolve_path(path, spec=spec, openevolve_config=openevolve_config)
-    raise UnknownProblemError(_unknown_message(spec))
+    raise UnknownProblemError(_unknown_message(spec, builtin_error))
 
 
 def resolve_path(path: Path, *, spec: str | None = None,
@@ -183,14 +183,14 @@ def available_problems(paths: Iterable[str] = ()) -> list[ProblemEntry]:
     return entries
 
 
-def _unknown_message(spec: str) -> str:
-    from thetaevolve.tasks import task_names
-
-    known = ", ".join(task_names())
-    installed = ", ".join(sorted(_entry_points())) or "none"
+def _unknown_message(spec: str, builtin_error: str) -> str:
+    """The built-in registry's own words (they know family parameters), plus the other forms."""
     looks_like_path = "/" in spec or spec.endswith(".py") or spec.startswith(".")
     if looks_like_path:
         return (f"no problem at {spec}: the path does not exist; give a folder holding "
                 f"{PROBLEM_FILE} (create one with `thetaevolve init DIR`) or a .py file")
-    return (f"unknown task {spec!r}; known tasks: {known}; installed problems: {installed}; "
-            f"or give a path to a folder holding {PROBLEM_FILE} or a .py file")
+    if ":" in spec:
+        return builtin_error  # a sized family name: its own message says what is wrong
+    installed = ", ".join(sorted(_entry_points())) or "none"
+    return (f"{builtin_error}; installed problems: {installed}; or give a path to a folder "
+            f"holding {PROBLEM_FILE} or a .py file")

@@ -40,6 +40,7 @@ the square. The score is the smallest pairwise distance (larger is better)."""
 # Optional (the values shown are the defaults unless marked) ------------------------------
 
 SOLUTION_FORMAT = '{{"points": [[x, y], ...]}} with 8 points in [0, 1]^2'
+SCORE_MEANING = "smallest pairwise distance"  # a few words for `thetaevolve tasks`
 TIMEOUT_S = 20  # wall-clock seconds one candidate program may run (default 60)
 VERIFY_TIMEOUT_S = 30  # seconds one verify call may take before it is killed
 VERIFY_MEMORY_MB = 4096  # address-space cap of the verifier process

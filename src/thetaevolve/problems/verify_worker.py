@@ -46,7 +46,8 @@ PR_SET_PDEATHSIG = 1
 # Every optional or required module-level value the parent validates. Values go back as
 # JSON; anything JSON cannot carry is reported by its type so the parent can name it.
 VALUE_NAMES = (
-    "NAME", "DIRECTION", "STATEMENT", "INITIAL_PROGRAM", "SOLUTION_FORMAT", "TIMEOUT_S",
+    "NAME", "DIRECTION", "STATEMENT", "INITIAL_PROGRAM", "SOLUTION_FORMAT", "SCORE_MEANING",
+    "TIMEOUT_S",
     "VERIFY_TIMEOUT_S", "VERIFY_MEMORY_MB", "HEAVY_MODULES", "KNOWN_BOUNDS", "REWARD_RANGE",
 )
 FUNCTION_NAMES = ("verify", "plot")
