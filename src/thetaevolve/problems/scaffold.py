@@ -43,7 +43,7 @@ SOLUTION_FORMAT = '{{"points": [[x, y], ...]}} with 8 points in [0, 1]^2'
 SCORE_MEANING = "smallest pairwise distance"  # a few words for `thetaevolve tasks`
 TIMEOUT_S = 20  # wall-clock seconds one candidate program may run (default 60)
 VERIFY_TIMEOUT_S = 30  # seconds one verify call may take before it is killed
-VERIFY_MEMORY_MB = 4096  # address-space cap of the verifier process
+VERIFY_MEMORY_MB = 4096  # memory verify may take beyond what importing this file took
 HEAVY_MODULES = []  # modules preloaded in the sandbox (default numpy, scipy); none needed here
 # Published values, shown in `thetaevolve tasks` and the summary; numbers or (value, source).
 KNOWN_BOUNDS = [

@@ -7,7 +7,8 @@ script is started by ``thetaevolve.problems.verifier_process`` as
     python verify_worker.py (--file PROBLEM.py | --module NAME) PARENT_PID
 
 imports the problem once, reports what it defines (``describe``), caps its own address
-space at ``VERIFY_MEMORY_MB`` and then answers requests one at a time. The parent holds
+space at what the import mapped plus ``VERIFY_MEMORY_MB``, and then answers requests one
+at a time. The parent holds
 the deadline: a verify that hangs is killed with its whole process group, and a new worker
 takes its place. Standard library only, so that it starts fast and imports nothing of ours
 that a problem could shadow.
@@ -149,11 +150,24 @@ def describe(module: Any) -> dict[str, Any]:
     return {"values": values, "functions": functions, "file": getattr(module, "__file__", None)}
 
 
+def _mapped_bytes() -> int:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
 def _cap_memory(module: Any) -> int | None:
     megabytes = getattr(module, "VERIFY_MEMORY_MB", DEFAULT_MEMORY_MB)
     if isinstance(megabytes, bool) or not isinstance(megabytes, int) or megabytes <= 0:
         return None  # the parent rejects the value and stops this worker
-    limit = megabytes << 20
+    # On top of what importing the problem already mapped: a problem that imports a large
+    # library (whose address space is mostly reserved, not used) keeps its full allowance.
+    limit = _mapped_bytes() + (megabytes << 20)
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
