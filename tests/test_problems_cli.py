@@ -251,3 +251,19 @@ def test_train_takes_a_problem_path(tmp_path, capsys):
     assert main(["resume", str(run_dir), "--quiet"]) == 2
     assert str(folder / "problem.py") in capsys.readouterr().err
     assert main(["resume", str(run_dir), "--quiet", "--allow-problem-change"]) == 0
+
+
+def test_editing_the_problem_mid_run_does_not_change_the_runs_verifier(tmp_path):
+    from thetaevolve.config import load_config
+    from thetaevolve.session import Session
+
+    folder = write_problem(tmp_path / "p")
+    config = load_config(overrides=[f"task={folder}", "sandbox.workers=1"])
+    session = Session.create(config, tmp_path / "run")
+    try:
+        (folder / "problem.py").write_text(HEAD + VERIFY.replace("return x", "return x / 2"))
+        for worker in list(session.task._pool._all):
+            worker.kill()  # as if the warm verifier died: the next one starts afresh
+        assert session.task.verify({"x": 0.5}).score == 0.5  # the run's copy, not the edit
+    finally:
+        session.close()

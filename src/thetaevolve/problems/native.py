@@ -136,6 +136,13 @@ class NativeProblem(Task):
             raise RuntimeError(f"{self.spec.where}: {reply.get('reason')}")
         return True
 
+    def pin_to_copy(self, folder: Path) -> None:
+        """Import the problem from the run's copy of its files from now on, so that editing
+        the original mid-run never mixes two verifiers in one run (provenance.py)."""
+        file = self.spec.target.file
+        if file is not None and (folder / file.name).is_file():
+            self._pool.retarget(ProblemTarget(file=(folder / file.name).resolve()))
+
     @property
     def verifier_workers(self) -> int:
         """Warm verifier processes alive now (for tests and benchmarks)."""

@@ -115,6 +115,9 @@ def record_problem(run_dir: Path, task: Task) -> dict[str, Any]:
     }
     if source.path is not None:
         record.update(_snapshot(run_dir, source, task))
+        pin = getattr(task, "pin_to_copy", None)
+        if pin is not None:  # verifiers started later read the copy, not the live folder
+            pin(run_dir / COPY_DIR)
     _write_record(run_dir, record)
     return record
 

@@ -231,6 +231,12 @@ class VerifierPool:
             self._all.discard(worker)
         worker.close() if polite else worker.kill()
 
+    def retarget(self, target: ProblemTarget) -> None:
+        """Workers started from now on import ``target`` (the same code, kept elsewhere);
+        the warm ones stay."""
+        with self._lock:
+            self.target = target
+
     @property
     def worker_count(self) -> int:
         with self._lock:
