@@ -59,7 +59,7 @@ def verify(solution, tol=0.0):
     """The score of a solution, computed from the data alone.
 
     Raise ValueError with a reason for invalid data: the candidate is then recorded as
-    invalid_solution and the reason is shown to the model. Any other exception, a hang past
+    invalid_solution, stored with the reason. Any other exception, a hang past
     VERIFY_TIMEOUT_S, or a return value that is not a finite number is a bug in this file:
     the candidate is recorded as verifier_error, and after 20 in a row the run stops.
     `tol` is 0 unless the user opts in (`thetaevolve verify ... --tol 1e-9`).
