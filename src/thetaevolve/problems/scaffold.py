@@ -37,20 +37,20 @@ distance between two of them is as large as possible.
 The program's solve() returns {{"points": [[x, y], ...]}}: exactly 8 pairs of floats inside
 the square. The score is the smallest pairwise distance (larger is better)."""
 
-# Optional (the values shown are the defaults unless marked) ------------------------------
+# Optional: delete any of these to get its default (given in its comment) -----------------
 
-SOLUTION_FORMAT = '{{"points": [[x, y], ...]}} with 8 points in [0, 1]^2'
-SCORE_MEANING = "smallest pairwise distance"  # a few words for `thetaevolve tasks`
+SOLUTION_FORMAT = '{{"points": [[x, y], ...]}} with 8 points in [0, 1]^2'  # (a generic line)
+SCORE_MEANING = "smallest pairwise distance"  # for `thetaevolve tasks` (default none)
 TIMEOUT_S = 20  # wall-clock seconds one candidate program may run (default 60)
-VERIFY_TIMEOUT_S = 30  # seconds one verify call may take before it is killed
-VERIFY_MEMORY_MB = 4096  # memory verify may take beyond what importing this file took
+VERIFY_TIMEOUT_S = 30  # seconds one verify call may take before it is killed (30)
+VERIFY_MEMORY_MB = 4096  # memory verify may take beyond what importing this took (4096)
 HEAVY_MODULES = []  # modules preloaded in the sandbox (default numpy, scipy); none needed here
-# Published values, shown in `thetaevolve tasks` and the summary; numbers or (value, source).
+# Published values for `thetaevolve tasks` and the summary: numbers or (value, source) (none).
 KNOWN_BOUNDS = [
     ((6 ** 0.5 - 2 ** 0.5) / 2,
      "J. Schaer and A. Meir, On a geometric extremum problem, Canad. Math. Bull. 8 (1965)"),
 ]
-REWARD_RANGE = (0.3, 0.52)  # scores mapped to reward 0 and full reward (rl_normalized)
+REWARD_RANGE = (0.3, 0.52)  # scores mapped to reward 0 and full reward ((0, 1))
 
 N = 8
 
