@@ -96,9 +96,10 @@ class Gym:
         self.database = database
         self.sandbox = sandbox
         self.prompt_builder = prompt_builder
-        self._executor = ThreadPoolExecutor(
-            max_workers=config.sandbox.workers, thread_name_prefix="evaluate"
-        )
+        # A sandbox that bounds its own in-flight work (the Ray backend: one candidate per
+        # cluster slot, nodes may join) says how many callers it takes.
+        callers = getattr(sandbox, "concurrency", None) or config.sandbox.workers
+        self._executor = ThreadPoolExecutor(max_workers=callers, thread_name_prefix="evaluate")
         self._verifier_streak = VerifierStreak(run_dir=config.run_dir)
 
     # ---- counters, all derived from the store -------------------------------------------
