@@ -321,3 +321,22 @@ os._exit(0)  # no close, no atexit: as if the run was killed
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_callers_beyond_the_cores_wait_for_a_worker_instead_of_starting_one(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from thetaevolve.problems.verifier_process import ProblemTarget, VerifierPool
+
+    folder = write_problem(tmp_path / "p", verify="import time\n\n"
+                           "def verify(solution, tol=0.0):\n    time.sleep(0.05)\n    return 1.0\n")
+    pool = VerifierPool(ProblemTarget(file=(folder / "problem.py").resolve()), max_workers=2)
+    try:
+        assert pool.start()["ready"]
+        request = {"op": "verify", "solution": {}, "tol": 0.0}
+        with ThreadPoolExecutor(6) as threads:
+            replies = list(threads.map(lambda _: pool.call(request, 5.0), range(12)))
+        assert [r["score"] for r in replies] == [1.0] * 12
+        assert pool.worker_count <= 2
+    finally:
+        pool.close()

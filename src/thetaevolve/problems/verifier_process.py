@@ -164,11 +164,17 @@ class _Worker:
 
 
 class VerifierPool:
-    """Warm workers for one problem; thread-safe, one worker per concurrent caller."""
+    """Warm workers for one problem; thread-safe, one worker per concurrent caller, at most
+    ``max_workers`` (the cores: a sandbox spread over a cluster may have many more callers
+    in flight, and every worker holds its own copy of the problem's imports)."""
 
-    def __init__(self, target: ProblemTarget, start_timeout_s: float = START_TIMEOUT_S) -> None:
+    def __init__(self, target: ProblemTarget, start_timeout_s: float = START_TIMEOUT_S,
+                 max_workers: int | None = None) -> None:
         self.target = target
         self.start_timeout_s = start_timeout_s
+        self.max_workers = max(1, max_workers or os.cpu_count() or 1)
+        # Waiting for a worker is not the verify's time: its deadline starts with the request.
+        self._slots = threading.BoundedSemaphore(self.max_workers)
         self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
         self._lock = threading.Lock()
@@ -187,17 +193,18 @@ class VerifierPool:
 
     def call(self, message: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         """One request under a hard deadline. Raises WorkerFailed when no answer came."""
-        worker = self._take()
-        try:
-            reply = worker.request(message, timeout_s)
-        except BaseException:
-            self._discard(worker)
-            raise
-        if reply.get("restart") or not worker.alive():
-            self._discard(worker, polite=True)
-        else:
-            self._release(worker)
-        return reply
+        with self._slots:
+            worker = self._take()
+            try:
+                reply = worker.request(message, timeout_s)
+            except BaseException:
+                self._discard(worker)
+                raise
+            if reply.get("restart") or not worker.alive():
+                self._discard(worker, polite=True)
+            else:
+                self._release(worker)
+            return reply
 
     def _take(self) -> _Worker:
         with self._lock:
