@@ -274,7 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="YAML configuration file")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override one setting, e.g. --set database.num_islands=4 (repeatable)")
-    p.add_argument("--llm", choices=["offline", "openai", "vllm"], default=None)
+    p.add_argument("--llm", choices=["offline", "openai", "vllm", "transformers"], default=None,
+                   help="transformers: generate in this process (--model PATH_OR_ID or smollm2-135m)")
     p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint(s), comma-separated")
     p.add_argument("--model", default=None)
     p.add_argument("--budget", type=int, default=None, help="candidate programs to evaluate")
