@@ -153,6 +153,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     overrides = [f"task={json.dumps(args.task)}"] + _run_overrides(args)
     config = load_config(args.config, overrides=overrides)
     _task(config.task)
+    if config.llm.kind in ("transformers", "vllm"):
+        from thetaevolve.models.bundled import check_available
+
+        check_available(config.llm.model)
     session = Session.create(config, Path(config.run_dir) if config.run_dir else None)
     print(f"run directory: {session.run_dir}", file=sys.stderr)
     return _evolve(session, config.budget, args.quiet)

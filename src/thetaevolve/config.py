@@ -266,11 +266,15 @@ def load_config(
     for key, value in (base or {}).items():
         _apply_override(tree, key.split("."), value)
     if path is not None:
+        path = preset_or_path(path)
         origin = str(path)
         try:
             text = Path(path).read_text()
         except OSError as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+            raise ConfigError(
+                f"cannot read config file {path}: {exc.strerror} (a file path, or one of the "
+                f"presets: {', '.join(preset_names())})"
+            ) from exc
         try:
             loaded = yaml.safe_load(text)
         except yaml.YAMLError as exc:
@@ -289,6 +293,24 @@ def load_config(
         return RunConfig.model_validate(tree)
     except ValidationError as err:
         raise ConfigError(_format_validation_error(err, origin)) from None
+
+
+PRESET_DIR = Path(__file__).parent / "configs"
+
+
+def preset_names() -> list[str]:
+    """The configuration presets shipped with the package (``--config NAME``)."""
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def preset_or_path(path: str | Path) -> Path:
+    """``--config`` takes a file, or the name of a shipped preset (e.g. ``qwen3-8b``);
+    an existing file of that name wins."""
+    candidate = Path(path)
+    preset = PRESET_DIR / f"{path}.yaml"
+    if not candidate.exists() and candidate.name == str(path) and preset.is_file():
+        return preset
+    return candidate
 
 
 def _flatten(tree: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[list[str], Any]]:

@@ -179,6 +179,13 @@ def _convert(model: BundledModel, gguf: Path, version: str, folder: Path) -> Non
     os.replace(staging, folder)
 
 
+def check_available(spec: str | None) -> None:
+    """Raise the UserError that using ``spec`` would raise, before any work starts (so
+    that a missing package does not leave a half-made run directory behind)."""
+    if spec and is_bundled(spec):
+        find_gguf(BUNDLED[spec.strip().lower()])
+
+
 def resolve_model(spec: str) -> str:
     """A bundled name becomes its converted folder; a path or hub id is returned as is."""
     if is_bundled(spec):

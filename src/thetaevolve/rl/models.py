@@ -136,6 +136,9 @@ def load_pretrained(
     With ``HF_HUB_OFFLINE=1`` a hub id resolves from the local cache only (a clear error
     if it is missing there).
     """
+    from thetaevolve.models.bundled import resolve_model
+
+    spec = resolve_model(spec)  # a bundled name (smollm2-135m) becomes its converted folder
     where = Path(spec).expanduser()
     source = str(where) if where.exists() else spec
     if where.exists() and not (where / "config.json").exists():
@@ -155,6 +158,11 @@ def load_pretrained(
         tokenizer.pad_token = tokenizer.eos_token
     if tokenizer.chat_template is None:
         tokenizer.chat_template = CHAT_TEMPLATE
+    from thetaevolve.models.chat import prepare_for_generation
+
+    # A real model's end of turn (<|im_end|>, <|eot_id|>, ...) is often not its eos token:
+    # every one of them stops generation, and TRL counts a completion ending there as done.
+    prepare_for_generation(tokenizer, model)
     return model, tokenizer
 
 
