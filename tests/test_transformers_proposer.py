@@ -186,3 +186,19 @@ def test_a_run_with_the_in_process_model_completes_its_budget(smollm2_folder, tm
     llm = summary["llm"]
     assert llm["calls"] == 1 and llm["responses"] == 2  # one prompt, two samples, one generate
     assert llm["tokens_in"] > 500 and 2 <= llm["tokens_out"] <= 24
+
+
+def test_a_run_with_a_random_in_process_model_is_fast_and_complete(tmp_path):
+    from thetaevolve.cli import main
+
+    run_dir = tmp_path / "run"
+    code = main([
+        "run", "circle_packing_26", "--llm", "transformers", "--model", "random:tiny",
+        "--budget", "6", "--batch-size", "3", "--samples-per-prompt", "2",
+        "--run-dir", str(run_dir), "--quiet", "--set", "llm.max_tokens=16",
+    ])
+    assert code == 0
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["evaluations"] == 6
+    assert summary["llm"]["calls"] == 3 and summary["llm"]["responses"] == 6
+    assert 6 <= summary["llm"]["tokens_out"] <= 96

@@ -49,11 +49,24 @@ def load_for_generation(
         from transformers import AutoModelForCausalLM, AutoTokenizer
     except ImportError as exc:
         raise UserError(f"llm.kind=transformers needs {INSTALL_HINT} ({exc})") from None
+    device = pick_device(device)
+    if spec.startswith("random:"):
+        # A randomly initialised model with an in-memory tokenizer (smoke tests, the GPU
+        # check): built, not loaded, so nothing is downloaded.
+        from thetaevolve.rl.models import build_random
+
+        try:
+            model, tokenizer = build_random(spec[len("random:"):])
+        except ValueError as exc:
+            raise UserError(f"--model {spec}: {exc}") from None
+        model.to(device=device, dtype=pick_dtype(dtype, device))
+        model.eval()
+        prepare_for_generation(tokenizer, model)
+        return model, tokenizer, device
     source = resolve_model(spec)
     where = Path(source).expanduser()
     if where.exists() and not (where / "config.json").is_file():
         raise UserError(f"--model {spec}: {where} has no config.json, so it is not a saved model folder")
-    device = pick_device(device)
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(where) if where.exists() else source,
                                                   trust_remote_code=trust_remote_code)

@@ -58,6 +58,9 @@ SHAPES: dict[str, RandomShape] = {
                          intermediate_size=768),
     "0.5b": RandomShape(vocab_size=4000, hidden_size=1024, layers=24, heads=16, kv_heads=2,
                         intermediate_size=5632),
+    # Qwen2.5-1.5B's body (28 layers, 1536 wide, GQA 12/2), for the GPU check.
+    "1.5b": RandomShape(vocab_size=4000, hidden_size=1536, layers=28, heads=12, kv_heads=2,
+                        intermediate_size=8960),
 }
 assert set(SHAPES) == set(RANDOM_MODEL_SIZES)
 
