@@ -150,6 +150,17 @@ def test_a_long_prompt_is_cut_to_fit_the_context(tiny, monkeypatch):
     assert group[0].tokens_out <= 16
 
 
+def test_a_think_block_opened_by_the_template_is_kept_whole(tiny, monkeypatch):
+    model, tokenizer = tiny
+    # DeepSeek-R1-0528's template ends the prompt with "<think>\n": the model's answer
+    # starts inside the reasoning, and the stored text must still open the block.
+    monkeypatch.setattr(tokenizer, "chat_template", tokenizer.chat_template.replace(
+        "<|assistant|>\n{% endif %}", "<|assistant|>\n<think>\n{% endif %}"))
+    proposer = TransformersProposer(_config(), model=model, tokenizer=tokenizer)
+    (group,) = asyncio.run(proposer.propose([_prompt("think first")], 2))
+    assert all(r.text.startswith("<think>\n") for r in group)
+
+
 @pytest.mark.slow
 def test_smollm2_uses_its_chat_template_and_stops_at_end_of_turn(smollm2):
     model, tokenizer = smollm2

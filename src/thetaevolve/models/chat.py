@@ -110,3 +110,10 @@ def encode_chat(
         messages, tokenize=False, add_generation_prompt=True, **(template_kwargs or {})
     )
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def opens_reasoning(tokenizer: Any, prompt_ids: list[int]) -> bool:
+    """Whether the chat template itself opened a ``<think>`` block at the end of the
+    prompt (DeepSeek-R1-0528's does), so that the completion starts inside it."""
+    tail = tokenizer.decode(prompt_ids[-12:], skip_special_tokens=False)
+    return tail.rstrip().endswith("<think>")

@@ -16,7 +16,8 @@ so waiting behind another batch does not use up a request's deadline.
 Everything else is what the HTTP proposer does: the model's own chat template, a failed
 generation becomes Responses with ``error`` set (never an exception), usage per prompt
 (prompt tokens counted once, each sample's completion tokens), ``finish_reason`` and
-``truncated``; reasoning in ``<think>`` stays in the text for ``edit_search_scope``.
+``truncated``; reasoning in ``<think>`` stays in the text for ``edit_search_scope`` (with
+its opening tag put back when the chat template wrote it into the prompt).
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from typing import Any
 
 from thetaevolve.config import LLMConfig
 from thetaevolve.errors import UserError
-from thetaevolve.models.chat import context_length, encode_chat, fit_prompt, prompt_budget
-from thetaevolve.models.chat import stop_token_ids
+from thetaevolve.models.chat import context_length, encode_chat, fit_prompt, opens_reasoning
+from thetaevolve.models.chat import prompt_budget, stop_token_ids
 from thetaevolve.proposers.base import Prompt, Response
 from thetaevolve.proposers.usage import cost_usd
 
@@ -47,6 +48,7 @@ class _Request:
     future: asyncio.Future[list[Response]]
     ids: list[int] = field(default_factory=list)
     prompt_truncated: bool = False
+    in_reasoning: bool = False  # the template opened <think>: the completion starts inside
 
 
 @dataclass
@@ -172,6 +174,7 @@ class TransformersProposer:
                 ids = encode_chat(self.tokenizer, [dict(m) for m in request.prompt.messages],
                                   self.template_kwargs)
                 request.ids, request.prompt_truncated = fit_prompt(ids, self.prompt_limit)
+                request.in_reasoning = opens_reasoning(self.tokenizer, request.ids)
             rows = [_Row(r, s) for r in batch for s in range(r.n)]
             results: list[_RowResult] = []
             size = self.config.max_batch_sequences
@@ -252,6 +255,10 @@ class TransformersProposer:
             else:
                 text_ids = [t for t in result.tokens if t not in stops]
                 text = self.tokenizer.decode(text_ids, skip_special_tokens=True)
+                if row.request.in_reasoning and "<think>" not in text:
+                    # As the HTTP proposer does with a server's separate reasoning: the
+                    # stored text holds the whole <think> block, opening tag included.
+                    text = "<think>\n" + text
                 response = Response(text=text, truncated=result.finish == "length",
                                     tokens_in=tokens_in, tokens_out=tokens_out,
                                     latency_s=result.latency_s, meta=meta)
