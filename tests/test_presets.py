@@ -40,3 +40,17 @@ def test_flags_override_a_preset_and_a_file_of_that_name_wins(tmp_path, monkeypa
 def test_an_unknown_preset_lists_the_known_ones():
     with pytest.raises(ConfigError, match="qwen3-8b"):
         load_config("no-such-preset")
+
+
+@pytest.mark.parametrize("override, field", [
+    ("llm.max_batch_sequences=0", "llm.max_batch_sequences"),
+    ("llm.dtype=float8", "llm.dtype"),
+])
+def test_bad_in_process_settings_name_their_field(override, field):
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        load_config(overrides=["llm.kind=transformers", "llm.model=smollm2-135m", override])
+
+
+def test_the_in_process_proposer_needs_a_model():
+    with pytest.raises(ConfigError, match="llm.kind=transformers needs llm.model"):
+        load_config(overrides=["llm.kind=transformers"])
