@@ -103,7 +103,11 @@ class ServedModel:
 def transformers_server(folder: Path, log: Path) -> ServedModel:
     port = free_port()
     executable = Path(sys.executable).with_name("transformers")
-    command = [str(executable), "serve", str(folder), "--host", "127.0.0.1", "--port", str(port),
+    # The console script beside this interpreter, else the module it runs.
+    cli = [str(executable)] if executable.exists() else [
+        sys.executable, "-c", "import sys; from transformers.cli.transformers import main; "
+        "sys.argv[0] = 'transformers'; sys.exit(main())"]
+    command = [*cli, "serve", str(folder), "--host", "127.0.0.1", "--port", str(port),
                "--device", "cpu", "--log-level", "warning"]
     # The server is pinned to the folder it loaded, and requests must name it so.
     return ServedModel(command, port, "/health", str(folder), log)
