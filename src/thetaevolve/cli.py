@@ -168,6 +168,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     overrides = [f"task={json.dumps(args.task)}"] + _run_overrides(args)
     config = load_config(args.config, overrides=overrides)
     task = _task(config.task)
+    if config.llm.kind in ("transformers", "vllm"):
+        from thetaevolve.models.bundled import check_available
+
+        check_available(config.llm.model)
     session = Session.create(config, Path(config.run_dir) if config.run_dir else None, task=task)
     print(f"run directory: {session.run_dir}", file=sys.stderr)
     with beside_run(session.run_dir, args.dashboard):
@@ -307,7 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="YAML configuration file")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override one setting, e.g. --set database.num_islands=4 (repeatable)")
-    p.add_argument("--llm", choices=["offline", "openai", "vllm"], default=None)
+    p.add_argument("--llm", choices=["offline", "openai", "vllm", "transformers"], default=None,
+                   help="transformers: generate in this process (--model PATH_OR_ID or smollm2-135m)")
     p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint(s), comma-separated")
     p.add_argument("--model", default=None)
     p.add_argument("--budget", type=int, default=None, help="candidate programs to evaluate")

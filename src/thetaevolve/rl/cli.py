@@ -100,6 +100,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = training_config(args)
     _task(config.task).close()  # a bad problem fails here, before any run directory exists
     _require_rl_extra()
+    from thetaevolve.models.bundled import check_available
+
+    check_available(config.rl.model)
     from thetaevolve.rl.train import run_training
 
     run_dir = Path(config.run_dir) if config.run_dir else None

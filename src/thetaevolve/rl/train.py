@@ -109,7 +109,9 @@ def reference_policy(
     if rl.kl_coef == 0.0:
         return None
     if not is_random_spec(rl.model):
-        return rl.model
+        from thetaevolve.models.bundled import resolve_model
+
+        return resolve_model(rl.model)
     # A random policy exists only in memory: keep a copy of the initial one. A resumed run
     # finds the copy its first session wrote.
     folder = output_dir / REFERENCE_DIR
