@@ -25,6 +25,7 @@ from thetaevolve.errors import UserError
 from thetaevolve.signals import EXIT_TERMINATED, Terminated, terminate_as_interrupt, was_terminated
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+TASK_HELP = "a task name (`thetaevolve tasks`), an installed problem, or a problem folder / .py file"
 
 
 class CLIError(UserError):
@@ -39,15 +40,30 @@ def _print_json(data: Any) -> None:
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
-    from thetaevolve.tasks import get_task, task_names
+    from thetaevolve.problems.registry import available_problems
     from thetaevolve.tasks.families import family_usage
     from thetaevolve.tasks.listing import format_table, task_row
 
-    rows = [task_row(name, get_task(name)) for name in task_names()]
+    rows, broken = [], []
+    for entry in available_problems(args.paths):
+        try:
+            task = _task(entry.spec)
+        except UserError as exc:  # one broken problem package must not hide the others
+            broken.append({"name": entry.name, "kind": entry.kind, "error": str(exc)})
+            continue
+        try:
+            rows.append({**task_row(entry.name, task), "kind": entry.kind, "problem": task.name,
+                         "score_trust": task.score_trust, "error": None})
+        finally:
+            task.close()
     if args.json:
-        _print_json(rows)
+        _print_json(rows + broken)
         return EXIT_OK
-    print(format_table(rows, families=family_usage()))
+    shown = [r if r["kind"] == "builtin" else {**r, "name": f"{r['name']} [{r['kind']}]"}
+             for r in rows]
+    print(format_table(shown, families=family_usage()))
+    for row in broken:
+        print(f"{row['name']} [{row['kind']}] error: {row['error']}")
     return EXIT_OK
 
 
@@ -58,6 +74,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from thetaevolve.tasks.io import load_solution_file
 
     task = _task(args.task)
+    if task.score_trust != "verified":
+        raise CLIError(
+            f"{args.task} has no trusted verifier (its scores are {task.score_trust}: what its "
+            "evaluator said, which a candidate can forge); put a problem.py with verify() "
+            "beside the evaluator to verify solutions (see docs/problems.md)"
+        )
     try:
         solution = load_solution_file(Path(args.solution))
     except ValueError as exc:
@@ -67,6 +89,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     verdict = task.verify(solution, tol=args.tol)
     result = {
         "task": task.name,
+        "score_trust": task.score_trust,
         "valid": verdict.valid,
         "score": verdict.score,
         "tolerance": verdict.tolerance,
@@ -103,8 +126,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     with make_sandbox(task, SandboxConfig(workers=1, timeout_s=args.timeout)) as sandbox:
         run = sandbox.run(code, args.timeout)
     evaluation = judge(task, run)
+    task.close()
     result = {
         "task": task.name,
+        "score_trust": task.score_trust,
         "outcome": evaluation.outcome.value,
         "valid": evaluation.outcome.value == "ok",
         "score": evaluation.score,
@@ -121,6 +146,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"{evaluation.outcome.value}: {evaluation.detail}")
         if evaluation.stderr.strip():
             print(evaluation.stderr.rstrip()[-2000:], file=sys.stderr)
+    if evaluation.outcome.value == "verifier_error":
+        return EXIT_BAD_INPUT  # the problem's verify is broken, not the program
     return EXIT_OK if result["valid"] else EXIT_FAILED
 
 
@@ -159,9 +186,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     overrides = [f"task={json.dumps(args.task)}"] + _run_overrides(args)
     config = load_config(args.config, overrides=overrides)
-    _task(config.task)
+    task = _task(config.task)
+    if config.llm.kind in ("transformers", "vllm"):
+        from thetaevolve.models.bundled import check_available
+
+        check_available(config.llm.model)
     check_before_run(config)  # extras and the model endpoint, before anything is created
-    session = Session.create(config, Path(config.run_dir) if config.run_dir else None)
+    session = Session.create(config, Path(config.run_dir) if config.run_dir else None, task=task)
     print(f"run directory: {session.run_dir}", file=sys.stderr)
     with beside_run(session.run_dir, args.dashboard):
         return _evolve(session, config.budget, args.quiet)
@@ -200,7 +231,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
             check_before_run(load_config(run_dir / "config.yaml"))
         except ConfigError:
             pass  # Session.resume names the problem
-    session = Session.resume(run_dir, overrides)
+    session = Session.resume(run_dir, overrides,
+                             allow_problem_change=getattr(args, "allow_problem_change", False))
     with beside_run(run_dir, args.dashboard):
         return _evolve(session, session.config.budget, args.quiet)
 
@@ -226,6 +258,11 @@ def _evolve(session: Any, budget: int, quiet: bool) -> int:
         if exc.summary is not None:
             _print_summary(exc.summary, session.run_dir, budget)
         raise
+    except UserError:  # e.g. the problem's verify is broken: the summary says what is kept
+        if session.database.count():
+            session.finalize()
+        session.close()
+        raise
     except BaseException:
         session.close()
         raise
@@ -243,13 +280,14 @@ def _print_summary(summary: dict[str, Any], run_dir: Path | None = None,
 
 def cmd_show(args: argparse.Namespace) -> int:
     from thetaevolve.database.store import ProgramDatabase
+    from thetaevolve.problems.provenance import open_run_problem
     from thetaevolve.session import CONFIG_FILE, STORE_FILE, read_marker, summarize
 
     from thetaevolve.database.persistence import StoreError
 
     run_dir = Path(args.run_dir)
     marker = read_marker(run_dir)
-    task = _task(str(marker.get("task")))
+    task = open_run_problem(run_dir, str(marker.get("task")), check_changes=False)
     try:
         config = load_config(run_dir / CONFIG_FILE)
     except ConfigError as exc:
@@ -267,6 +305,8 @@ def cmd_show(args: argparse.Namespace) -> int:
             database.close()
     except StoreError as exc:
         return _show_saved_summary(run_dir, config.budget, exc, args.json)
+    finally:
+        task.close()
     from thetaevolve.run_safety import read_json
 
     training = read_json(run_dir / "training.json")  # steps and checkpoint of a train run
@@ -276,6 +316,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         _print_json(summary)
     else:
         _print_summary(summary, run_dir, config.budget)
+        print(_trust_line(summary.get("score_trust", "verified")))
     return EXIT_OK
 
 
@@ -296,16 +337,22 @@ def _show_saved_summary(run_dir: Path, budget: int, error: Exception, as_json: b
     return EXIT_FAILED
 
 
+def _trust_line(trust: str) -> str:
+    if trust == "verified":
+        return ("scores: verified (recomputed by a trusted verifier from each candidate's "
+                "returned data; a candidate cannot forge them)")
+    return (f"scores: {trust} (what the problem's evaluator reported; the evaluator runs "
+            "beside the candidate, so a candidate can forge them)")
+
+
 # ---- plumbing ---------------------------------------------------------------------------------
 
 
 def _task(name: str):
-    from thetaevolve.tasks import get_task
+    """A built-in task, an installed problem, or a problem path (UserError when none)."""
+    from thetaevolve.problems.registry import resolve_problem
 
-    try:
-        return get_task(name)
-    except KeyError as exc:
-        raise CLIError(str(exc.args[0])) from None
+    return resolve_problem(name)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -326,12 +373,13 @@ def build_parser() -> argparse.ArgumentParser:
         return sub.add_parser(name, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                               allow_abbrev=False, **kwargs)
 
-    p = add("tasks", help="list the built-in tasks")
+    p = add("tasks", help="list the built-in tasks and installed problems")
+    p.add_argument("paths", nargs="*", help="problem folders or files to list as well")
     p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.set_defaults(func=cmd_tasks)
 
     p = add("verify", help="verify a solution file with the task's trusted verifier")
-    p.add_argument("task", help="a task name (see `thetaevolve tasks`)")
+    p.add_argument("task", help=TASK_HELP)
     p.add_argument("solution", help="solution JSON (the task's format; extra keys are ignored)")
     p.add_argument("--tol", type=float, default=0.0,
                    help="opt-in tolerance (0: exact arithmetic)")
@@ -339,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_verify)
 
     p = add("eval", help="run one program in the sandbox and verify its output")
-    p.add_argument("task", help="a task name (see `thetaevolve tasks`)")
+    p.add_argument("task", help=TASK_HELP)
     p.add_argument("program", help="a Python file that defines solve()")
     p.add_argument("--timeout", type=float, default=None, help="seconds (None: the task's own)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -348,13 +396,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("run", help="evolve programs for a task",
             description="Flags override --set, which overrides --config; `thetaevolve config` "
                         "prints every setting with its meaning and default.")
-    p.add_argument("task", help="a task name (see `thetaevolve tasks`); it overrides the "
-                                "config file's task")
+    p.add_argument("task", help=TASK_HELP + "; it overrides the config file's task")
     p.add_argument("--config", help="YAML configuration file (e.g. from `thetaevolve config`)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override one setting, e.g. --set database.num_islands=4 (repeatable)")
-    p.add_argument("--llm", choices=["offline", "openai", "vllm"], default=None,
-                   help=f"where proposals come from (None: llm.kind, {default(LLMConfig, 'kind')})")
+    p.add_argument("--llm", choices=["offline", "openai", "vllm", "transformers"], default=None,
+                   help="where proposals come from; transformers: generate in this process "
+                        f"(--model PATH_OR_ID or smollm2-135m) (None: llm.kind, "
+                        f"{default(LLMConfig, 'kind')})")
     p.add_argument("--base-url", default=None,
                    help="OpenAI-compatible endpoint(s), comma-separated, e.g. http://localhost:8000/v1")
     p.add_argument("--model", default=None, help="model name the endpoint serves")
@@ -385,6 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(llm.base_url, llm.model, llm.api_key_env, ...), timeouts (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     add_dashboard_flag(p)
+    p.add_argument("--allow-problem-change", action="store_true",
+                   help="continue although the problem's files changed since the run started")
     p.set_defaults(func=cmd_resume)
 
     p = add("show", help="print a run's summary (also for a killed or running run)")
@@ -403,6 +454,9 @@ def build_parser() -> argparse.ArgumentParser:
         register = None
     if register is not None:
         register(sub)
+    from thetaevolve.problems.commands import register as register_problem_commands
+
+    register_problem_commands(sub)
     return parser
 
 

@@ -28,7 +28,7 @@ MEANINGS: dict[str, tuple[str, str]] = {
     "budget": ("candidate programs to evaluate in total, failures included", "candidates"),
     "run_dir": ("the run directory; null: runs/TASK-YYYYmmdd-HHMMSS", "path"),
     # llm
-    "llm.kind": ("where proposals come from: offline mutator, OpenAI-compatible HTTP, in-process vLLM", ""),
+    "llm.kind": ("where proposals come from: offline mutator, OpenAI-compatible HTTP, in-process vLLM or Transformers", ""),
     "llm.base_url": ("OpenAI-compatible endpoint(s), comma-separated replicas (e.g. http://localhost:8000/v1)", "URL"),
     "llm.model": ("model name the endpoint serves (or a path/hub id for vllm)", ""),
     "llm.api_key_env": ("NAME of the environment variable holding the API key (the key is never stored)", ""),
@@ -47,6 +47,9 @@ MEANINGS: dict[str, tuple[str, str]] = {
     "llm.retry_backoff_max_s": ("cap on one backoff wait", "s"),
     "llm.extra_body": ("engine-specific request fields sent with every call", "mapping"),
     "llm.vllm_options": ("keyword arguments for vllm.LLM(...) (llm.kind=vllm)", "mapping"),
+    "llm.device": ("llm.kind=transformers: where the model runs; auto: cuda when torch sees one, else cpu", ""),
+    "llm.dtype": ("llm.kind=transformers: weight dtype; auto picks per device", ""),
+    "llm.max_batch_sequences": ("llm.kind=transformers: most sequences (prompts x samples) in one generate call", "sequences"),
     "llm.mutation_scale": ("offline mutator: relative size of a numeric perturbation", "fraction"),
     "llm.crossover_rate": ("offline mutator: share of proposals that cross over with a donor", "fraction"),
     # gym

@@ -8,6 +8,8 @@ Layout of a run directory:
     best_program.py       the best program so far
     best_solution.json    its solution data, as the verifier accepted it
     summary.json          the run summary (rewritten at the end and by `thetaevolve show`)
+    problem.json          where the problem came from, and the hashes of its files
+    problem/              a copy of the problem's files (path problems): resume and show use it
     progress.png          best score against candidates evaluated
     solution.png          a picture of the best solution (tasks that have one)
 
@@ -30,7 +32,10 @@ from thetaevolve import __version__
 from thetaevolve.config import ConfigError, RunConfig, dump_config, load_config
 from thetaevolve.database.store import ProgramDatabase
 from thetaevolve.errors import UserError
+from thetaevolve.evaluation import VerifierError
 from thetaevolve.gym import Gym
+from thetaevolve.problems import provenance
+from thetaevolve.problems.registry import resolve_problem
 from thetaevolve.prompts import PromptBuilder
 from thetaevolve.proposers.usage import UsageTotals
 from thetaevolve.run_safety import (
@@ -42,7 +47,7 @@ from thetaevolve.run_safety import (
     summary_may_replace,
 )
 from thetaevolve.sandbox import make_sandbox
-from thetaevolve.tasks import Task, get_task
+from thetaevolve.tasks import Task
 from thetaevolve.types import Outcome, Solution
 
 RUN_MARKER = "run.json"
@@ -108,14 +113,20 @@ class Session:
     # ---- opening ----------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, config: RunConfig, run_dir: Path | None = None, kind: str = "evolve") -> "Session":
-        """Start a new run in a new (or empty) directory.
+    def create(
+        cls, config: RunConfig, run_dir: Path | None = None, kind: str = "evolve",
+        task: Task | None = None,
+    ) -> "Session":
+        """Start a new run in a new (or empty) directory. ``task``: the problem already
+        resolved from ``config.task`` (by the CLI, with options the name cannot carry).
 
-        Everything that can be refused (task, sandbox mode, templates) is checked before the
-        directory is created, and the store's writer lock is taken before anything is
+        Everything that can be refused (problem, sandbox mode, templates) is checked before
+        the directory is created, and the store's writer lock is taken before anything is
         written in it, so a refused start or a second process leaves no trace.
         """
-        task = get_task(config.task)  # fail on a bad task name before creating anything
+        if task is None:
+            task = resolve_problem(config.task)  # a bad problem fails before anything exists
+        provenance.check_recordable(task)
         given = run_dir or (Path(config.run_dir) if config.run_dir else None)
         if given is not None:
             _refuse_used_dir(given)
@@ -125,7 +136,7 @@ class Session:
                 prepare_given_run_dir(given)
                 run_dir = given
             else:
-                run_dir = claim_default_run_dir(config.task)
+                run_dir = claim_default_run_dir(task.name)
             database = ProgramDatabase.open(run_dir / STORE_FILE, config.database)
         except BaseException:
             sandbox.close()
@@ -143,11 +154,17 @@ class Session:
                 "thetaevolve": __version__,
             },
         )
+        provenance.record_problem(run_dir, task)
         return cls._assemble(run_dir, kind, config, task, database, sandbox, builder)
 
     @classmethod
-    def resume(cls, run_dir: Path, overrides: list[str] | None = None) -> "Session":
-        """Reopen a run; ``overrides`` (k=v) change settings such as the budget.
+    def resume(
+        cls, run_dir: Path, overrides: list[str] | None = None, *,
+        allow_problem_change: bool = False,
+    ) -> "Session":
+        """Reopen a run; ``overrides`` (k=v) change settings such as the budget. The problem
+        comes from the run's own copy; a changed original is refused unless
+        ``allow_problem_change``.
 
         Refused, with nothing changed, when the store is missing or empty but the folder
         shows an earlier run, or when the budget asked for is below what is done.
@@ -163,7 +180,9 @@ class Session:
         missing = store_state(store)
         if missing:
             refuse_lost_store(run_dir, store, missing)
-        session = cls._open(run_dir, str(marker.get("kind", "evolve")), config, get_task(config.task))
+        task = provenance.open_run_problem(run_dir, config.task,
+                                           allow_change=allow_problem_change)
+        session = cls._open(run_dir, str(marker.get("kind", "evolve")), config, task)
         try:
             if session.database.count() == 0:
                 refuse_lost_store(run_dir, store, "holds no programs")
@@ -188,6 +207,7 @@ class Session:
             database = ProgramDatabase.open(run_dir / STORE_FILE, config.database)
         except BaseException:
             sandbox.close()
+            task.close()
             raise
         return cls._assemble(run_dir, kind, config, task, database, sandbox, builder)
 
@@ -204,6 +224,7 @@ class Session:
         if close is not None:
             close()
         self.database.close()
+        self.task.close()
 
     def __enter__(self) -> "Session":
         return self
@@ -228,8 +249,11 @@ class Session:
             self._best_on_disk_read = True
             previous = _read_solution(self.run_dir)
             if previous is not None:
-                verdict = self.task.verify(previous, tol=0.0)
-                self._best_on_disk = _clean(verdict.score) if verdict.valid else None
+                try:
+                    verdict = self.task.verify(previous, tol=0.0)
+                    self._best_on_disk = _clean(verdict.score) if verdict.valid else None
+                except VerifierError:  # a broken verify cannot vouch for the file either way
+                    self._best_on_disk = None
         if not better_or_equal(self.task.direction, _clean(best.score), self._best_on_disk):
             self.log("warning", message=f"kept {BEST_SOLUTION_FILE} (score {self._best_on_disk}): "
                      f"the store's best {best.score} is worse")
@@ -322,8 +346,11 @@ def summarize(run_dir: Path, database: ProgramDatabase, task: Task) -> dict[str,
     solution = _read_solution(run_dir)
     best_valid = False
     if solution is not None and best is not None:
-        verdict = task.verify(solution, tol=0.0)
-        best_valid = bool(verdict.valid and verdict.score is not None
+        try:
+            verdict = task.verify(solution, tol=0.0)
+        except VerifierError:  # a broken verify cannot vouch for the best solution
+            verdict = None
+        best_valid = verdict is not None and bool(verdict.valid and verdict.score is not None
                           and math.isclose(verdict.score, best.score or 0.0, rel_tol=1e-12))
     usage = UsageTotals.from_dict(database.get_meta("usage")).to_dict()
     failures = {k: v for k, v in sorted(counts.items()) if k != Outcome.OK.value and v > 0}
@@ -333,6 +360,7 @@ def summarize(run_dir: Path, database: ProgramDatabase, task: Task) -> dict[str,
         "task": task.name,
         "kind": marker.get("kind", "evolve"),
         "direction": task.direction,
+        "score_trust": task.score_trust,
         "initial_score": _clean(initial.score) if initial else None,
         "best_score": _clean(best.score) if best else None,
         "best_valid": best_valid,
