@@ -35,5 +35,5 @@ def judge(task: Task, run: RunResult, tol: float = 0.0) -> Evaluation:
         metrics["error_bound"] = verdict.error_bound
     return Evaluation(
         outcome=Outcome.OK, score=verdict.score, solution=run.solution, metrics=metrics,
-        stderr=stderr, runtime_s=run.runtime_s,
+        stderr=stderr, runtime_s=run.runtime_s, feedback=verdict.feedback,
     )

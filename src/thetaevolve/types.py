@@ -79,6 +79,7 @@ class Verdict:
     tolerance: float = 0.0
     error_bound: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    feedback: str = ""  # text for the next prompt of a program built on this one
 
     @staticmethod
     def invalid(reason: str, tolerance: float = 0.0) -> "Verdict":
@@ -109,3 +110,4 @@ class Evaluation:
     metrics: dict[str, float] = field(default_factory=dict)
     stderr: str = ""
     runtime_s: float = 0.0
+    feedback: str = ""  # the verdict's feedback (e.g. an evaluator's artifacts), capped

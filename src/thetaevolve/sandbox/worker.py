@@ -242,6 +242,18 @@ def _import_heavy(modules: list[str]) -> list[str]:
     return errors
 
 
+def _preload(source: str) -> list[str]:
+    """Run the trusted side's preload (importing a problem's evaluator) once, pre-fork.
+    A failure is reported, not fatal: each candidate then retries and fails with the reason."""
+    if not source:
+        return []
+    try:
+        exec(compile(source, "<thetaevolve preload>", "exec"), {"__name__": "__preload__"})
+    except BaseException as exc:  # noqa: BLE001 - the user's evaluator may raise anything
+        return [f"preload: {type(exc).__name__}: {exc}"]
+    return []
+
+
 def _unreachable_python_dirs() -> dict[str, list[str]]:
     """Python directories below an ancestor that others may not traverse (e.g. a pyenv
     under /root, mode 0700), grouped by that ancestor: what an unprivileged candidate would
@@ -303,7 +315,11 @@ def main() -> None:
     # No PR_SET_PDEATHSIG here: it fires when the *thread* that started us ends, and the
     # parent starts workers from short-lived threads. EOF on the request pipe ends us instead.
     cfg = json.loads(read_frame(proto_in, MAX_HEADER_BYTES))
+    # A problem folder and our shims (evaluator problems only) come first, as the evaluator's
+    # own folder does in OpenEvolve and Shinka; candidates inherit the path.
+    sys.path[0:0] = [p for p in cfg.get("import_paths", ()) if p not in sys.path]
     import_errors = _import_heavy([*COMMON_MODULES, *cfg["heavy_modules"]])
+    import_errors += _preload(cfg.get("preload", ""))
     # Objects imported so far move out of the collector's sight, so a child's collection
     # does not touch (and copy-on-write) every page of numpy and scipy.
     gc.collect()

@@ -14,9 +14,12 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from thetaevolve.types import Solution, Verdict
+
+if TYPE_CHECKING:
+    from thetaevolve.sandbox.evaluator_host import EvaluatorHost
 
 ENTRY_POINT = "solve"
 Direction = Literal["max", "min"]
@@ -57,6 +60,11 @@ class Task(abc.ABC):
     heavy_modules: tuple[str, ...] = ("numpy", "scipy", "scipy.optimize")
     known_bounds: tuple[KnownBound, ...] = ()
     reward_shaping: RewardShaping = RewardShaping()
+    # "verified": a trusted verifier recomputes the score from the candidate's data;
+    # "evaluator-reported": a user's evaluator, running with the candidate, reported it.
+    score_trust: str = "verified"
+    # Set for problems whose own evaluator runs inside the sandbox (OpenEvolve, Shinka).
+    evaluator_host: "EvaluatorHost | None" = None
 
     def template_variables(self) -> dict[str, object]:
         """Values for ``{name}`` placeholders in prompt templates (e.g. the circle count)."""

@@ -1,0 +1,1 @@
+"""Problems from outside the package: native problem folders, OpenEvolve and ShinkaEvolve folders."""
