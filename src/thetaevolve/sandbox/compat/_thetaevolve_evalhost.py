@@ -23,7 +23,6 @@ import json
 import os
 import runpy
 import sys
-import tempfile
 import traceback
 from typing import Any
 
@@ -234,6 +233,9 @@ def _candidate_data(code: str, path: str, entry_point: str) -> dict[str, Any] | 
 
 
 def run(options: dict[str, Any], code: str) -> dict[str, Any]:
+    # The candidate's file lives in a throwaway directory: caching its bytecode there (or
+    # next to the read-only problem folder's modules) only costs time.
+    sys.dont_write_bytecode = True
     kind = options["kind"]
     if kind == "openevolve":
         return run_openevolve(options, code)
@@ -254,11 +256,11 @@ def _with_solution(options: dict[str, Any], code: str, path: str, out: dict[str,
 
 def run_openevolve(options: dict[str, Any], code: str) -> dict[str, Any]:
     module = load_evaluator(options["evaluator"])
-    # Like OpenEvolve: a temporary file with the initial program's suffix, outside the
-    # problem folder (here in the candidate's private directory, TMPDIR).
-    handle = tempfile.NamedTemporaryFile("w", suffix=options["suffix"], delete=False)
-    handle.close()
-    path = _write_program(code, handle.name)
+    # Like OpenEvolve: a file named like a temporary one, with the initial program's suffix,
+    # outside the problem folder (here in the candidate's private directory, its TMPDIR).
+    # Named directly: tempfile would first probe the directory with test files, every fork.
+    name = f"tmp{os.urandom(6).hex()}{options['suffix']}"
+    path = _write_program(code, os.path.join(os.environ.get("TMPDIR") or os.getcwd(), name))
     out: dict[str, Any] = {"evaluator": "openevolve"}
     _with_solution(options, code, path, out)
     if options.get("cascade") and hasattr(module, "evaluate_stage1"):
