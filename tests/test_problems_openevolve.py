@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import math
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -406,3 +407,29 @@ def test_a_template_name_as_system_message_is_not_taken_as_the_statement(tmp_pat
         task = load_openevolve_problem(folder)
     assert "higher scores are better" in task.statement
     assert any("template" in w for w in task.warnings)
+
+
+def test_the_candidate_cannot_write_into_the_problem_folder(tmp_path):
+    folder = tmp_path / "dict_metrics"
+    shutil.copytree(FIXTURES / "dict_metrics", folder)
+    target = folder / "evaluator.py"
+    attack = (
+        "def run():\n"
+        "    try:\n"
+        f"        open({str(target)!r}, 'w').write('def evaluate(p):\\n    return {{}}\\n')\n"
+        "        return [1.0]\n"
+        "    except OSError:\n"
+        "        return [-1.0]\n"
+    )
+    evaluation = evaluate(load_openevolve_problem(folder), attack)
+    assert evaluation.metrics["total"] == -1.0  # the write failed inside the sandbox
+    assert "def evaluate(p):\n    return {}" not in target.read_text()
+
+
+def test_a_folder_others_cannot_read_is_flagged_when_started_as_root(tmp_path):
+    folder = tmp_path / "private"
+    shutil.copytree(FIXTURES / "crash", folder)
+    folder.chmod(0o700)
+    task = load_openevolve_problem(folder)
+    flagged = any("not readable by other users" in w for w in task.warnings)
+    assert flagged == (os.geteuid() == 0)

@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import abc
 import math
+import os
+import stat
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +30,31 @@ FEEDBACK_CAP_BYTES = 20_000  # OpenEvolve's prompt.max_artifact_bytes default (2
 METRIC_TEXT_CHARS = 300  # one non-numeric metric's share of the feedback
 
 
+MAX_METRICS = 100  # stored with every program and shown in prompts: a handful is the point
+
+
 def numeric_metrics(metrics: dict[str, Any]) -> dict[str, float]:
-    """Finite, non-bool numbers only: what can be stored and shown as a metric."""
-    return {
-        str(k): float(v)
-        for k, v in metrics.items()
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-    }
+    """Finite, non-bool numbers only (the first MAX_METRICS): what is stored and shown."""
+    kept: dict[str, float] = {}
+    for k, v in metrics.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            kept[str(k)] = float(v)
+            if len(kept) >= MAX_METRICS:
+                break
+    return kept
+
+
+def unreadable_warning(folder: Path) -> str:
+    """Started as root, candidates (and the evaluator with them) run as an unprivileged
+    uid: a folder that others may not read is invisible to them."""
+    if os.geteuid() != 0:
+        return ""
+    mode = folder.stat().st_mode
+    if mode & stat.S_IROTH and mode & stat.S_IXOTH:
+        return ""
+    return (f"{folder} is not readable by other users (mode {stat.filemode(mode)}); candidates "
+            "run as an unprivileged uid and the evaluator with them, so files it opens while "
+            "evaluating are out of reach: chmod o+rx the folder (and o+r its files)")
 
 
 def cap_text(text: str, limit: int) -> str:
@@ -106,34 +127,43 @@ class EvaluatorTask(Task, abc.ABC):
 
     # ---- scoring ----------------------------------------------------------------------
 
-    def judge(self, solution: Solution, tol: float) -> Verdict:
+    def verify(self, solution: Solution, tol: float = 0.0) -> Verdict:
+        """With a trusted verify, that verify's own judgement (its failures propagate, so a
+        broken verify is reported as such); otherwise the evaluator's report, scored here."""
+        if self.trusted_verify is None:
+            return super().verify(solution, tol)
         if solution.get("evaluator") != self.kind:
-            if self.trusted_verify is not None:
-                return self.trusted_verify.verify(solution, tol)  # plain data, e.g. a file
+            return self.trusted_verify.verify(solution, tol)  # plain data, e.g. from a file
+        if isinstance(solution.get("invalid"), str):
+            return Verdict.invalid(solution["invalid"][:2000], tolerance=tol)
+        data = solution.get("solution")
+        if not isinstance(data, dict):
+            return Verdict.invalid("the report carries no solve() data to verify", tol)
+        verdict = self.trusted_verify.verify(data, tol)
+        feedback = "\n\n".join(t for t in (verdict.feedback, self._feedback(solution)) if t)
+        return replace(verdict, feedback=cap_text(feedback, self.feedback_cap_bytes))
+
+    def judge(self, solution: Solution, tol: float) -> Verdict:
+        """The evaluator's report, scored by the other project's rules (untrusted mode)."""
+        if solution.get("evaluator") != self.kind:
             return Verdict.invalid(
                 f"not a report of a {self.kind} evaluator (it has no \"evaluator\": "
                 f"\"{self.kind}\" entry)", tolerance=tol,
             )
-        feedback = cap_text(self.feedback(solution), self.feedback_cap_bytes)
         if isinstance(solution.get("invalid"), str):
             return Verdict.invalid(solution["invalid"][:2000], tolerance=tol)
-        if self.trusted_verify is not None:
-            data = solution.get("solution")
-            if not isinstance(data, dict):
-                return Verdict.invalid("the report carries no solve() data to verify", tol)
-            verdict = self.trusted_verify.verify(data, tol)
-            return Verdict(
-                valid=verdict.valid, score=verdict.score, reason=verdict.reason,
-                tolerance=verdict.tolerance, error_bound=verdict.error_bound,
-                metrics=verdict.metrics, feedback=feedback,
-            )
         verdict = self.score_report(solution, tol)
-        if verdict.valid:
-            verdict = Verdict(
-                valid=True, score=verdict.score, tolerance=tol, metrics=verdict.metrics,
-                feedback=feedback,
-            )
-        return verdict
+        if not verdict.valid:
+            return verdict
+        return replace(verdict, tolerance=tol, feedback=self._feedback(solution))
+
+    def _feedback(self, report: dict[str, Any]) -> str:
+        return cap_text(self.feedback(report), self.feedback_cap_bytes)
+
+    def close(self) -> None:
+        close = getattr(self.trusted_verify, "close", None)
+        if callable(close):
+            close()
 
     @abc.abstractmethod
     def score_report(self, report: dict[str, Any], tol: float) -> Verdict:

@@ -40,6 +40,7 @@ from thetaevolve.problems.evaluator_task import (
     cap_text,
     describe_metrics,
     numeric_metrics,
+    unreadable_warning,
 )
 from thetaevolve.sandbox.evaluator_host import EvaluatorHost
 from thetaevolve.tasks.base import ENTRY_POINT, Task
@@ -290,6 +291,8 @@ def load_openevolve_problem(
             f"{config_path}: OpenEvolve settings not used by ThetaEvolve: {', '.join(unused)} "
             "(LLM, database and run settings come from ThetaEvolve's own configuration)"
         )
+    if unreadable_warning(folder):
+        warnings.append(unreadable_warning(folder))
     stages = sum(1 for s in STAGES if s in names) if cascade and STAGES[0] in names else 1
     host = EvaluatorHost(
         kind="openevolve",

@@ -19,6 +19,7 @@ string in ``run_evo.py``, read without running it.
 from __future__ import annotations
 
 import ast
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,18 @@ from typing import Any
 import yaml
 
 from thetaevolve.errors import UserError
-from thetaevolve.problems.evaluator_task import EvaluatorTask, describe_metrics, numeric_metrics
+from thetaevolve.problems.evaluator_task import (
+    EvaluatorTask,
+    describe_metrics,
+    numeric_metrics,
+    unreadable_warning,
+)
 from thetaevolve.problems.openevolve import top_level_names
 from thetaevolve.sandbox.evaluator_host import EvaluatorHost
 from thetaevolve.tasks.base import Task
 from thetaevolve.types import Verdict
+
+log = logging.getLogger("thetaevolve.problems")
 
 EVALUATE_FILE = "evaluate.py"
 CONFIG_FILE = "shinka.yaml"
@@ -133,6 +141,9 @@ def load_shinka_problem(folder: Path) -> Task:
         raise UserError(f"cannot read the initial program {found[0]}: {exc}") from None
     top_level_names(evaluate)  # a syntax error is reported now, naming the file
     statement, budget = _statement(folder)
+    warnings = tuple(w for w in (unreadable_warning(folder),) if w)
+    for message in warnings:
+        log.warning("%s", message)
     host = EvaluatorHost(kind="shinka", evaluator=evaluate, suffix=found[0].suffix or ".py")
     return ShinkaTask(
         name=folder.name,
@@ -142,4 +153,5 @@ def load_shinka_problem(folder: Path) -> Task:
         host=host,
         timeout_s=DEFAULT_TIMEOUT_S,
         default_budget=budget,
+        warnings=warnings,
     )

@@ -9,7 +9,8 @@ and write ``metrics.json`` and ``correct.json`` into ``results_dir``. Returns
 
 Differences, on purpose: runs are sequential (``run_workers`` is accepted and ignored: the
 whole evaluation already runs in one sandboxed process under one deadline); early stopping
-and ``plotting_fn`` are accepted and ignored (ThetaEvolve draws no per-candidate plots).
+and ``plotting_fn`` are accepted and ignored (ThetaEvolve draws no per-candidate plots), and
+so is any keyword a newer Shinka may add.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ def run_shinka_eval(
     run_workers: int = 1,
     max_workers_cap: Optional[int] = None,
     verbose: Optional[bool] = None,
+    **newer_options: Any,
 ) -> Tuple[Dict[str, Any], bool, Optional[str]]:
     correct = True
     error: Optional[str] = None
