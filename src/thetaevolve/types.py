@@ -79,7 +79,7 @@ class Verdict:
     tolerance: float = 0.0
     error_bound: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)
-    feedback: str = ""  # text for the next prompt of a program built on this one
+    feedback: str = ""  # the problem's own words about this solution, for the next prompt
 
     @staticmethod
     def invalid(reason: str, tolerance: float = 0.0) -> "Verdict":
@@ -110,4 +110,4 @@ class Evaluation:
     metrics: dict[str, float] = field(default_factory=dict)
     stderr: str = ""
     runtime_s: float = 0.0
-    feedback: str = ""  # the verdict's feedback (e.g. an evaluator's artifacts), capped
+    feedback: str = ""  # shown in the prompt of this program's children

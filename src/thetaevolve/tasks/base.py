@@ -60,8 +60,9 @@ class Task(abc.ABC):
     heavy_modules: tuple[str, ...] = ("numpy", "scipy", "scipy.optimize")
     known_bounds: tuple[KnownBound, ...] = ()
     reward_shaping: RewardShaping = RewardShaping()
-    # "verified": a trusted verifier recomputes the score from the candidate's data;
-    # "evaluator-reported": a user's evaluator, running with the candidate, reported it.
+    # "verified": the score is recomputed from the candidate's data by a trusted verifier
+    # (built-in and native problems). "evaluator-reported": the score is what an evaluator
+    # running beside the candidate said, which the candidate can forge.
     score_trust: str = "verified"
     # Set for problems whose own evaluator runs inside the sandbox (OpenEvolve, Shinka).
     evaluator_host: "EvaluatorHost | None" = None
