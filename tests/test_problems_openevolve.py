@@ -433,3 +433,17 @@ def test_a_folder_others_cannot_read_is_flagged_when_started_as_root(tmp_path):
     task = load_openevolve_problem(folder)
     flagged = any("not readable by other users" in w for w in task.warnings)
     assert flagged == (os.geteuid() == 0)
+
+
+def test_bubblewrap_binds_the_problem_folder_read_only_after_the_private_tmp(tmp_path):
+    from thetaevolve.sandbox import bwrap
+    from thetaevolve.sandbox.runner import WORKER_PATH
+
+    folder = tmp_path / "problem"
+    folder.mkdir()
+    args = bwrap.mount_args(sys.executable, WORKER_PATH, 1 << 20, extra_ro=[str(folder)])
+    real = os.path.realpath(folder)
+    binds = [i for i, a in enumerate(args) if a == "--ro-bind" and args[i + 2] == real]
+    assert binds, "the folder is not bound read-only"
+    assert binds[0] > args.index("--tmpfs")  # a folder under /tmp stays visible
+    assert not any(a == "--bind" and args[i + 2] == real for i, a in enumerate(args))
