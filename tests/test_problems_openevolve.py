@@ -380,6 +380,7 @@ def _folder(tmp_path: Path, evaluator: str, config: str | None = None) -> Path:
          ["config.yaml", "cascade_thresholds"]),
         ("def evaluate(p):\n    return {}\n", "max_iterations: [1]\n", ["max_iterations"]),
         ("def evaluate(p):\n    return {}\n", "prompt: [unclosed\n", ["config.yaml", "YAML"]),
+        ("def evaluate(p):\n    return {}\n", "file_suffix: py\n", ["file_suffix", ".py"]),
     ],
 )
 def test_a_broken_folder_is_one_clear_error(tmp_path, evaluator, config, words):
@@ -387,6 +388,13 @@ def test_a_broken_folder_is_one_clear_error(tmp_path, evaluator, config, words):
         load_openevolve_problem(_folder(tmp_path, evaluator, config))
     for word in words:
         assert word in str(caught.value)
+
+
+def test_file_suffix_names_the_candidates_file(tmp_path):
+    folder = _folder(tmp_path, "def evaluate(p):\n    return {}\n", "file_suffix: .txt\n")
+    assert load_openevolve_problem(folder).evaluator_host.suffix == ".txt"
+    (folder / "config.yaml").unlink()
+    assert load_openevolve_problem(folder).evaluator_host.suffix == ".py"  # the seed's
 
 
 def test_missing_pieces_are_named(tmp_path):

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from thetaevolve.config import PromptConfig
 from thetaevolve.database.records import ParentSample, ProgramRecord
+from thetaevolve.edits import evolve_regions
 from thetaevolve.proposers.base import Prompt
 from thetaevolve.tasks.base import Task
 from thetaevolve.types import Outcome
@@ -143,6 +144,14 @@ def clean_output(text: str, limit: int = MAX_ERROR_CHARS) -> str:
     return text
 
 
+def _marker_rules_for(code: str, instructions: str) -> str:
+    """The instructions, without the EVOLVE-BLOCK rule when the program has no markers (an
+    OpenEvolve seed may have none): then the whole program is open to edits."""
+    if evolve_regions(code.split("\n")) is not None:
+        return instructions
+    return "\n".join(line for line in instructions.split("\n") if "EVOLVE-BLOCK" not in line)
+
+
 class PromptBuilder:
     """Turns a ``ParentSample`` into a ``Prompt`` (system + user message)."""
 
@@ -189,9 +198,10 @@ class PromptBuilder:
             evolution_history=self._history(sample),
             current_program=self._program(sample.parent, "Current Program"),
             parent_errors=self._errors(sample.parent),
-            edit_instructions=fill(
-                self.templates[f"{self.edit_mode}_instructions"], self.variables
-            ).strip(),
+            edit_instructions=_marker_rules_for(
+                sample.parent.code,
+                fill(self.templates[f"{self.edit_mode}_instructions"], self.variables).strip(),
+            ),
         )
         return fill_sections(self.templates["user"], slots)
 

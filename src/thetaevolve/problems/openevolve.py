@@ -68,6 +68,7 @@ USED_KEYS = frozenset({
     "evaluator.cascade_thresholds",
     "evaluator.enable_artifacts",
     "database.feature_dimensions",
+    "file_suffix",
 })
 DEFAULT_STATEMENT = (
     "Improve the program below. It is scored by the problem's evaluator; higher scores "
@@ -283,6 +284,9 @@ def load_openevolve_problem(
         enabled = False
     artifact_bytes = settings.get("prompt.max_artifact_bytes", DEFAULT_ARTIFACT_BYTES, (int,),
                                   "a whole number of bytes")
+    suffix = settings.get("file_suffix", initial_path.suffix or ".py", (str,), "a suffix like .py")
+    if not suffix.startswith(".") or "/" in suffix:
+        raise UserError(f"{config_path}: file_suffix must look like .py, got {suffix!r}")
     features = settings.get("database.feature_dimensions", list(DEFAULT_FEATURES), (list,),
                             "a list of names")
     unused = sorted(k for k in _flat_keys(tree) if k not in USED_KEYS)
@@ -297,7 +301,7 @@ def load_openevolve_problem(
     host = EvaluatorHost(
         kind="openevolve",
         evaluator=evaluator,
-        suffix=initial_path.suffix or ".py",
+        suffix=suffix,
         options={
             "cascade": bool(cascade),
             "thresholds": [float(t) for t in thresholds],
