@@ -455,3 +455,9 @@ def test_bubblewrap_binds_the_problem_folder_read_only_after_the_private_tmp(tmp
     assert binds, "the folder is not bound read-only"
     assert binds[0] > args.index("--tmpfs")  # a folder under /tmp stays visible
     assert not any(a == "--bind" and args[i + 2] == real for i, a in enumerate(args))
+
+
+def test_a_numbered_folder_is_named_with_its_parent(tmp_path):
+    folder = tmp_path / "hexagon_packing" / "11"
+    shutil.copytree(FIXTURES / "crash", folder)
+    assert load_openevolve_problem(folder).name == "hexagon_packing_11"

@@ -44,6 +44,14 @@ def numeric_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     return kept
 
 
+def folder_name(folder: Path) -> str:
+    """The problem's name: its folder's, with the parent's for a bare number
+    (OpenEvolve's ``hexagon_packing/11`` is ``hexagon_packing_11``)."""
+    if folder.name.isdigit() and folder.parent.name:
+        return f"{folder.parent.name}_{folder.name}"
+    return folder.name
+
+
 def unreadable_warning(folder: Path) -> str:
     """Started as root, candidates (and the evaluator with them) run as an unprivileged
     uid: a folder that others may not read is invisible to them."""

@@ -39,6 +39,7 @@ from thetaevolve.problems.evaluator_task import (
     EvaluatorTask,
     cap_text,
     describe_metrics,
+    folder_name,
     numeric_metrics,
     unreadable_warning,
 )
@@ -314,7 +315,7 @@ def load_openevolve_problem(
     if trusted_verify is not None and trusted_verify.statement.strip():
         statement = trusted_verify.statement
     return OpenEvolveTask(
-        name=trusted_verify.name if trusted_verify is not None else folder.name,
+        name=trusted_verify.name if trusted_verify is not None else folder_name(folder),
         statement=statement or DEFAULT_STATEMENT,
         initial_program=initial,
         folder=folder,

@@ -30,6 +30,7 @@ from thetaevolve.errors import UserError
 from thetaevolve.problems.evaluator_task import (
     EvaluatorTask,
     describe_metrics,
+    folder_name,
     numeric_metrics,
     unreadable_warning,
 )
@@ -146,7 +147,7 @@ def load_shinka_problem(folder: Path) -> Task:
         log.warning("%s", message)
     host = EvaluatorHost(kind="shinka", evaluator=evaluate, suffix=found[0].suffix or ".py")
     return ShinkaTask(
-        name=folder.name,
+        name=folder_name(folder),
         statement=statement or DEFAULT_STATEMENT,
         initial_program=initial,
         folder=folder,
