@@ -65,6 +65,7 @@ def test_a_candidate_that_raises_is_incorrect_by_run_shinka_evals_rule(packing):
 def test_a_folder_that_does_not_import_shinka(headless):
     task = headless[0]
     assert task.statement == "Guess a number as large as you can."  # from run_evo.py, not run
+    assert task.default_budget == 3
     evaluation = run(headless)
     assert evaluation.outcome is Outcome.OK and evaluation.score == 0.5
     rejected = run(headless, "def guess():\n    return 'forbidden'\n")

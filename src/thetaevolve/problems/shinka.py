@@ -109,19 +109,53 @@ def _statement(folder: Path) -> tuple[str, int | None]:
                 return message, budget
     launcher = folder / LAUNCHER_FILE
     if launcher.is_file():
-        try:
-            tree = ast.parse(launcher.read_text(encoding="utf-8"))
-        except (SyntaxError, OSError, UnicodeDecodeError):
-            return "", None
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Assign):
-                named = any(isinstance(t, ast.Name) and t.id == "task_sys_msg" for t in node.targets)
-                if named and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-                    return node.value.value, None
-            if isinstance(node, ast.keyword) and node.arg == "task_sys_msg":
-                if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-                    return node.value.value, None
+        return _read_launcher(launcher)
     return "", None
+
+
+def _read_launcher(path: Path) -> tuple[str, int | None]:
+    """``task_sys_msg`` and ``num_generations`` from a ``run_evo.py``, read, never run.
+
+    Shinka's launchers pass them as keywords (``EvolutionConfig(task_sys_msg=MSG, ...)``) or
+    store them (``config["evo_config"]["task_sys_msg"] = MSG``), with MSG a string constant
+    or a module-level variable holding one.
+    """
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (SyntaxError, OSError, UnicodeDecodeError):
+        return "", None
+    strings = {
+        target.id: node.value.value
+        for node in tree.body if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+        for target in node.targets if isinstance(target, ast.Name)
+    }
+
+    def value_of(node: ast.AST) -> object:
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            return strings.get(node.id)
+        return None
+
+    found: dict[str, object] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg in ("task_sys_msg", "num_generations"):
+            found.setdefault(node.arg, value_of(node.value))
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                key = None
+                if isinstance(target, ast.Name):
+                    key = target.id
+                elif isinstance(target, ast.Subscript) and isinstance(target.slice, ast.Constant):
+                    key = target.slice.value
+                if key in ("task_sys_msg", "num_generations"):
+                    found.setdefault(str(key), value_of(node.value))
+    message = found.get("task_sys_msg")
+    generations = found.get("num_generations")
+    budget = generations if isinstance(generations, int) and not isinstance(generations, bool) \
+        and generations >= 0 else None
+    return (message if isinstance(message, str) else ""), budget
 
 
 def load_shinka_problem(folder: Path) -> Task:
