@@ -113,7 +113,9 @@ class EvaluatorTask(Task, abc.ABC):
         self.timeout_s = timeout_s
         self.trusted_verify = trusted_verify
         self.default_budget = default_budget
-        self.warnings = warnings  # what loading found questionable (shown by `check`)
+        # What loading found questionable (unused settings, an unreadable folder): `run`
+        # and `check` print them once; nothing is logged at load, so resume stays quiet.
+        self.warnings = warnings
         self.feedback_cap_bytes = feedback_cap_bytes
         self.solution_format = (
             f"the report of the folder's evaluator: {{\"evaluator\": \"{self.kind}\", "

@@ -27,7 +27,6 @@ to the next (each candidate gets a fresh fork of the worker that imported it).
 from __future__ import annotations
 
 import ast
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -46,8 +45,6 @@ from thetaevolve.problems.evaluator_task import (
 from thetaevolve.sandbox.evaluator_host import EvaluatorHost
 from thetaevolve.tasks.base import ENTRY_POINT, Task
 from thetaevolve.types import Verdict
-
-log = logging.getLogger("thetaevolve.problems")
 
 EVALUATOR_FILE = "evaluator.py"
 CONFIG_FILE = "config.yaml"
@@ -310,8 +307,6 @@ def load_openevolve_problem(
             "trusted_entry_point": ENTRY_POINT if trusted_verify is not None else "",
         },
     )
-    for message in warnings:
-        log.warning("%s", message)
     if trusted_verify is not None and trusted_verify.statement.strip():
         statement = trusted_verify.statement
     return OpenEvolveTask(

@@ -19,7 +19,6 @@ string in ``run_evo.py``, read without running it.
 from __future__ import annotations
 
 import ast
-import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -38,8 +37,6 @@ from thetaevolve.problems.openevolve import top_level_names
 from thetaevolve.sandbox.evaluator_host import EvaluatorHost
 from thetaevolve.tasks.base import Task
 from thetaevolve.types import Verdict
-
-log = logging.getLogger("thetaevolve.problems")
 
 EVALUATE_FILE = "evaluate.py"
 CONFIG_FILE = "shinka.yaml"
@@ -177,8 +174,6 @@ def load_shinka_problem(folder: Path) -> Task:
     top_level_names(evaluate)  # a syntax error is reported now, naming the file
     statement, budget = _statement(folder)
     warnings = tuple(w for w in (unreadable_warning(folder),) if w)
-    for message in warnings:
-        log.warning("%s", message)
     host = EvaluatorHost(kind="shinka", evaluator=evaluate, suffix=found[0].suffix or ".py")
     return ShinkaTask(
         name=folder_name(folder),
