@@ -28,6 +28,7 @@ from typing import Any
 
 EVALUATION_MODULE = "evaluation_module"  # the name OpenEvolve registers the evaluator under
 MAX_METRIC_TEXT = 4000  # a non-numeric metric is feedback text, not a payload
+MAX_LIST_ITEMS = 10000  # a longer list or array in the metrics is kept as its text summary
 _evaluator: Any = None
 _evaluator_path = ""
 
@@ -99,7 +100,7 @@ def _plain(value: Any, depth: int = 0) -> Any:
     if isinstance(value, dict):
         return {str(k): _plain(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v, depth + 1) for v in value[:10000]]
+        return [_plain(v, depth + 1) for v in value[:MAX_LIST_ITEMS]]
     item = getattr(value, "item", None)
     if callable(item) and getattr(value, "shape", None) in ((), None):
         try:
@@ -107,7 +108,8 @@ def _plain(value: Any, depth: int = 0) -> Any:
         except (TypeError, ValueError):
             pass
     tolist = getattr(value, "tolist", None)
-    if callable(tolist):
+    size = getattr(value, "size", 0)
+    if callable(tolist) and isinstance(size, int) and size <= MAX_LIST_ITEMS:
         try:
             return _plain(tolist(), depth + 1)
         except (TypeError, ValueError):
