@@ -144,11 +144,8 @@ def clean_output(text: str, limit: int = MAX_ERROR_CHARS) -> str:
     return text
 
 
-def _marker_rules_for(code: str, instructions: str) -> str:
-    """The instructions, without the EVOLVE-BLOCK rule when the program has no markers (an
-    OpenEvolve seed may have none): then the whole program is open to edits."""
-    if evolve_regions(code.split("\n")) is not None:
-        return instructions
+def _without_marker_rules(instructions: str) -> str:
+    """The edit instructions without their EVOLVE-BLOCK rule, for a program without markers."""
     return "\n".join(line for line in instructions.split("\n") if "EVOLVE-BLOCK" not in line)
 
 
@@ -198,11 +195,13 @@ class PromptBuilder:
             evolution_history=self._history(sample),
             current_program=self._program(sample.parent, "Current Program"),
             parent_errors=self._errors(sample.parent),
-            edit_instructions=_marker_rules_for(
-                sample.parent.code,
-                fill(self.templates[f"{self.edit_mode}_instructions"], self.variables).strip(),
-            ),
+            edit_instructions=fill(
+                self.templates[f"{self.edit_mode}_instructions"], self.variables
+            ).strip(),
         )
+        if evolve_regions(sample.parent.code.split("\n")) is None:
+            # No markers (an OpenEvolve seed may have none): the whole program is open.
+            slots["edit_instructions"] = _without_marker_rules(str(slots["edit_instructions"]))
         return fill_sections(self.templates["user"], slots)
 
     def _program(self, record: ProgramRecord, title: str) -> str:

@@ -58,14 +58,14 @@ class Task(abc.ABC):
     solution_format: str  # documentation of the solution JSON
     timeout_s: float = 60.0  # default wall-clock limit for one candidate run
     heavy_modules: tuple[str, ...] = ("numpy", "scipy", "scipy.optimize")
+    # Set for problems whose own evaluator runs inside the sandbox (OpenEvolve, Shinka).
+    evaluator_host: "EvaluatorHost | None" = None
     known_bounds: tuple[KnownBound, ...] = ()
     reward_shaping: RewardShaping = RewardShaping()
     # "verified": the score is recomputed from the candidate's data by a trusted verifier
     # (built-in and native problems). "evaluator-reported": the score is what an evaluator
     # running beside the candidate said, which the candidate can forge.
     score_trust: str = "verified"
-    # Set for problems whose own evaluator runs inside the sandbox (OpenEvolve, Shinka).
-    evaluator_host: "EvaluatorHost | None" = None
 
     def template_variables(self) -> dict[str, object]:
         """Values for ``{name}`` placeholders in prompt templates (e.g. the circle count)."""
