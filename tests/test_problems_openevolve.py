@@ -55,18 +55,19 @@ def run(problem, code: str | None = None):
 def _metrics_in_process(folder: Path) -> dict:
     """Our own fixture's evaluator, called directly here (trusted test code, not a candidate),
     with our EvaluationResult shim importable for the moment."""
-    paths = [str(folder), str(COMPAT_DIR)]
-    sys.path[0:0] = paths
+    saved_path, saved_modules = list(sys.path), dict(sys.modules)
+    sys.path[0:0] = [str(folder), str(COMPAT_DIR)]
     try:
         spec = importlib.util.spec_from_file_location("fixture_evaluator", folder / "evaluator.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module.evaluate(str(folder / "initial_program.py"))
     finally:
-        for path in paths:
-            sys.path.remove(path)
-        for name in [n for n in sys.modules if n.split(".")[0] in ("openevolve", "scoring_helpers")]:
+        # Leave the test process as it was (a real openevolve may be imported elsewhere).
+        sys.path[:] = saved_path
+        for name in [n for n in sys.modules if n not in saved_modules]:
             del sys.modules[name]
+        sys.modules.update(saved_modules)
 
 
 def test_initial_program_gets_the_fitness_openevolves_rule_gives(dict_problem):
