@@ -62,6 +62,11 @@ class Task(abc.ABC):
     evaluator_host: "EvaluatorHost | None" = None
     known_bounds: tuple[KnownBound, ...] = ()
     reward_shaping: RewardShaping = RewardShaping()
+    # What the raw score is, in a few words, for listings (e.g. "sum of radii").
+    score_meaning: str = ""
+    # A theorem no valid solution can beat (e.g. C1 >= 1.28); a verifier that finds a
+    # score beyond it reports a verifier or data error instead of a record.
+    proven_bound: KnownBound | None = None
     # "verified": the score is recomputed from the candidate's data by a trusted verifier
     # (built-in and native problems). "evaluator-reported": the score is what an evaluator
     # running beside the candidate said, which the candidate can forge.
@@ -117,6 +122,13 @@ class Task(abc.ABC):
             return None
         pick = max if self.direction == "max" else min
         return pick(self.known_bounds, key=lambda b: b.value)
+
+    def beats_proven_bound(self, score: float) -> bool:
+        """True when ``score`` is impossible: strictly beyond ``proven_bound``."""
+        if self.proven_bound is None:
+            return False
+        limit = self.proven_bound.value
+        return score < limit if self.direction == "min" else score > limit
 
     def plot_solution(self, solution: Solution, path: Path) -> bool:
         """Draw a picture of a solution; returns False when the task has no picture."""
