@@ -127,6 +127,8 @@ class EvaluatorTask(Task, abc.ABC):
             self.known_bounds = trusted_verify.known_bounds
             self.reward_shaping = trusted_verify.reward_shaping
             self.solution_format = trusted_verify.solution_format
+            self.score_meaning = trusted_verify.score_meaning
+            self.proven_bound = trusted_verify.proven_bound
             self.heavy_modules = tuple(
                 dict.fromkeys([*self.heavy_modules, *trusted_verify.heavy_modules])
             )

@@ -100,6 +100,7 @@ def fitness(metrics: dict[str, Any], feature_dimensions: tuple[str, ...] = ()) -
 
 class OpenEvolveTask(EvaluatorTask):
     kind = "openevolve"
+    score_meaning = "OpenEvolve fitness: combined_score, else the mean of numeric metrics"
 
     def __init__(self, *, feature_dimensions: tuple[str, ...] = (), **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -50,6 +50,7 @@ DEFAULT_STATEMENT = (
 
 class ShinkaTask(EvaluatorTask):
     kind = "shinka"
+    score_meaning = "combined_score from evaluate.py's metrics.json"
 
     def score_report(self, report: dict[str, Any], tol: float) -> Verdict:
         metrics = report.get("metrics")
