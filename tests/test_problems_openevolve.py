@@ -3,6 +3,7 @@ OpenEvolve's rules, the trust said plainly. The folders are tests/fixtures/opene
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import math
 import os
@@ -459,3 +460,12 @@ def test_a_numbered_folder_is_named_with_its_parent(tmp_path):
     folder = tmp_path / "hexagon_packing" / "11"
     shutil.copytree(FIXTURES / "crash", folder)
     assert load_openevolve_problem(folder).name == "hexagon_packing_11"
+
+
+def test_an_evaluator_whose_import_hangs_does_not_stop_the_sandbox_from_starting():
+    task = load_openevolve_problem(FIXTURES / "hang_import")
+    task.evaluator_host = dataclasses.replace(task.evaluator_host, preload_timeout_s=1.0)
+    with make_sandbox(task, SandboxConfig(workers=1)) as sandbox:  # starts within ~1 s
+        run = sandbox.run(task.initial_program, timeout_s=1.5)
+    assert run.outcome is Outcome.TIMEOUT
+    assert "warm worker could not" in run.stderr and "did not finish within 1 s" in run.stderr

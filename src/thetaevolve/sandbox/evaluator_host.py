@@ -36,6 +36,9 @@ class EvaluatorHost:
     evaluator: Path  # evaluator.py / evaluate.py, absolute
     suffix: str  # the file suffix candidates are written with (".py", ".rs", ...)
     options: dict[str, Any] = field(default_factory=dict)  # cascade, thresholds, caps, ...
+    # An evaluator whose import hangs must not keep the worker from starting (the runner
+    # gives a worker START_TIMEOUT_S, 120 s): past this, each candidate imports it itself.
+    preload_timeout_s: float = 60.0
 
     @property
     def import_paths(self) -> tuple[str, ...]:

@@ -194,6 +194,7 @@ class _Worker:
             # evaluator imported once, before any fork (sandbox/evaluator_host.py).
             "import_paths": list(sb.import_paths),
             "preload": sb.host.preload if sb.host is not None else "",
+            "preload_timeout_s": sb.host.preload_timeout_s if sb.host is not None else 0,
             "uid": self.uid,
             "workdir_base": base,
             "entry_point": ENTRY_POINT,

@@ -26,6 +26,7 @@ import gc
 import json
 import os
 import select
+import signal
 import stat
 import struct
 import sys
@@ -242,15 +243,25 @@ def _import_heavy(modules: list[str]) -> list[str]:
     return errors
 
 
-def _preload(source: str) -> list[str]:
+def _preload(source: str, timeout_s: float) -> list[str]:
     """Run the trusted side's preload (importing a problem's evaluator) once, pre-fork.
-    A failure is reported, not fatal: each candidate then retries and fails with the reason."""
+    A failure is reported, not fatal: each candidate then retries and fails with the reason.
+    An import that hangs is cut at ``timeout_s``, so the worker still starts in time."""
     if not source:
         return []
+
+    def expire(signum: int, frame: Any) -> None:
+        raise TimeoutError(f"it did not finish within {timeout_s:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
     try:
         exec(compile(source, "<thetaevolve preload>", "exec"), {"__name__": "__preload__"})
     except BaseException as exc:  # noqa: BLE001 - the user's evaluator may raise anything
         return [f"preload: {type(exc).__name__}: {exc}"]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
     return []
 
 
@@ -319,7 +330,7 @@ def main() -> None:
     # own folder does in OpenEvolve and Shinka; candidates inherit the path.
     sys.path[0:0] = [p for p in cfg.get("import_paths", ()) if p not in sys.path]
     import_errors = _import_heavy([*COMMON_MODULES, *cfg["heavy_modules"]])
-    import_errors += _preload(cfg.get("preload", ""))
+    import_errors += _preload(cfg.get("preload", ""), float(cfg.get("preload_timeout_s", 60)))
     # Objects imported so far move out of the collector's sight, so a child's collection
     # does not touch (and copy-on-write) every page of numpy and scipy.
     gc.collect()

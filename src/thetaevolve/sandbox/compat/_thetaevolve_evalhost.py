@@ -31,6 +31,7 @@ MAX_METRIC_TEXT = 4000  # a non-numeric metric is feedback text, not a payload
 MAX_LIST_ITEMS = 10000  # a longer list or array in the metrics is kept as its text summary
 _evaluator: Any = None
 _evaluator_path = ""
+_preload_error = ""  # why the worker could not import the evaluator before forking
 
 
 class EvaluatorImportError(RuntimeError):
@@ -45,6 +46,10 @@ def load_evaluator(path: str) -> Any:
     global _evaluator, _evaluator_path
     if _evaluator is not None and _evaluator_path == path:
         return _evaluator
+    if _preload_error:
+        # Said on stderr, so that a candidate that now times out in the import says why.
+        print(f"thetaevolve: importing {os.path.basename(path)} for this candidate, since the "
+              f"warm worker could not ({_preload_error})", file=sys.stderr, flush=True)
     spec = importlib.util.spec_from_file_location(EVALUATION_MODULE, path)
     if spec is None or spec.loader is None:
         raise EvaluatorImportError(f"cannot load {path} as a module")
@@ -62,7 +67,12 @@ def load_evaluator(path: str) -> Any:
 
 
 def preload_openevolve(path: str) -> None:
-    load_evaluator(path)
+    global _preload_error
+    try:
+        load_evaluator(path)
+    except BaseException as exc:
+        _preload_error = str(exc) or type(exc).__name__
+        raise
 
 
 def preload_shinka(path: str) -> None:
