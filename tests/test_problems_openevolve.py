@@ -428,7 +428,12 @@ def test_the_candidate_cannot_write_into_the_problem_folder(tmp_path):
         "    except OSError:\n"
         "        return [-1.0]\n"
     )
-    evaluation = evaluate(load_openevolve_problem(folder), attack)
+    task = load_openevolve_problem(folder)
+    with make_sandbox(task, SandboxConfig(workers=1)) as sandbox:
+        if not (sandbox.use_bwrap or os.geteuid() == 0):
+            pytest.skip("without bubblewrap, as an ordinary user, a candidate has the user's "
+                        "own file permissions (the sandbox warns about that mode)")
+        evaluation = judge(task, sandbox.run(attack))
     assert evaluation.metrics["total"] == -1.0  # the write failed inside the sandbox
     assert "def evaluate(p):\n    return {}" not in target.read_text()
 
