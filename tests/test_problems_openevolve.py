@@ -207,7 +207,7 @@ def test_program_without_evolve_block_markers_evolves_as_a_whole(dict_problem):
     assert run(dict_problem, child.code).score > run(dict_problem).score
 
 
-def test_root_without_bubblewrap_also_runs_the_folder():
+def test_without_bubblewrap_the_folder_runs_too():
     evaluation = evaluate(load_openevolve_problem(FIXTURES / "dict_metrics"), use_bwrap="never")
     assert evaluation.outcome is Outcome.OK and evaluation.score == pytest.approx(14 / 3)
 
