@@ -135,6 +135,17 @@ def test_a_failing_later_stage_keeps_the_earlier_metrics(cascade_problem):
     assert "stage 2 exploded" in evaluation.feedback  # its traceback is an artifact
 
 
+def test_a_later_stage_past_evaluator_timeout_keeps_the_earlier_metrics(tmp_path):
+    folder = tmp_path / "cascade"
+    shutil.copytree(FIXTURES / "cascade", folder)
+    (folder / "config.yaml").write_text("evaluator:\n  timeout: 1\n")
+    evaluation = evaluate(load_openevolve_problem(folder), "QUALITY = 0.7\nSLOW_STAGE3 = 30\n")
+    assert evaluation.outcome is Outcome.OK
+    assert evaluation.score == pytest.approx(0.8)  # stages 1 and 2 merged; stage 3 cut at 1 s
+    assert evaluation.metrics["stage3_passed"] == 0.0 and "stage3" not in evaluation.metrics
+    assert "stage3_timeout" in evaluation.feedback
+
+
 def test_openevolve_config_flag_picks_another_file_and_its_thresholds():
     task = load_openevolve_problem(FIXTURES / "cascade", FIXTURES / "cascade" / "config_phase_1.yaml")
     assert task.statement.startswith("Phase 1")

@@ -12,6 +12,7 @@ import asyncio
 import inspect
 import logging
 import math
+import shutil
 import sys
 from pathlib import Path
 
@@ -39,14 +40,16 @@ CASES = [
     ("cascade", "QUALITY = 0.7\nFAIL_STAGE2 = True\n"),
     ("own_subprocess", None),
 ]
+# Stage 3 sleeps past a 1 s evaluator.timeout: both cut it and keep stages 1 and 2.
+SLOW = ("cascade", "QUALITY = 0.7\nSLOW_STAGE3 = 2\n")
 
 
-def openevolves_metrics(folder: Path, code: str) -> dict:
+def openevolves_metrics(folder: Path, code: str, timeout: int = 20) -> dict:
     """OpenEvolve's own evaluation of ``code`` with the folder's evaluator (our fixture)."""
     saved_path = list(sys.path)
     logging.getLogger("openevolve").setLevel(logging.CRITICAL)
     try:
-        evaluator = Evaluator(EvaluatorConfig(timeout=20), str(folder / "evaluator.py"))
+        evaluator = Evaluator(EvaluatorConfig(timeout=timeout), str(folder / "evaluator.py"))
         result = evaluator.evaluate_program(code, "oracle")
         if inspect.iscoroutine(result):
             result = asyncio.run(result)
@@ -74,14 +77,8 @@ def _same(a, b) -> bool:
     return a == b
 
 
-@pytest.mark.parametrize("name, code", CASES)
-def test_same_fitness_and_metrics_as_openevolves_own_evaluator(sandboxes, name, code):
-    folder = FIXTURES / name
-    code = code if code is not None else (folder / "initial_program.py").read_text()
-    theirs = openevolves_metrics(folder, code)
+def _compare(theirs: dict, ours) -> None:
     expected = get_fitness_score(theirs, DatabaseConfig().feature_dimensions)
-    task, sandbox = sandboxes[name]
-    ours = judge(task, sandbox.run(code))
     assert ours.outcome is Outcome.OK, ours.detail
     assert ours.score == expected
     reported = ours.solution["metrics"]
@@ -89,6 +86,26 @@ def test_same_fitness_and_metrics_as_openevolves_own_evaluator(sandboxes, name, 
     assert numeric == {k for k, v in reported.items() if isinstance(v, (int, float))}
     for key in numeric - {"imported_in", "evaluated_in"}:
         assert _same(float(reported[key]), float(theirs[key])), key
+
+
+@pytest.mark.parametrize("name, code", CASES)
+def test_same_fitness_and_metrics_as_openevolves_own_evaluator(sandboxes, name, code):
+    folder = FIXTURES / name
+    code = code if code is not None else (folder / "initial_program.py").read_text()
+    task, sandbox = sandboxes[name]
+    _compare(openevolves_metrics(folder, code), judge(task, sandbox.run(code)))
+
+
+def test_same_result_when_a_later_stage_times_out(tmp_path):
+    name, code = SLOW
+    folder = tmp_path / name
+    shutil.copytree(FIXTURES / name, folder)
+    (folder / "config.yaml").write_text("evaluator:\n  timeout: 1\n")
+    theirs = openevolves_metrics(folder, code, timeout=1)
+    assert theirs["stage3_passed"] == 0.0 and theirs["timeout"] is True
+    task = load_openevolve_problem(folder)
+    with make_sandbox(task, SandboxConfig(workers=1)) as sandbox:
+        _compare(theirs, judge(task, sandbox.run(code)))
 
 
 def test_inside_the_sandbox_our_shim_answers_even_with_openevolve_installed(sandboxes):

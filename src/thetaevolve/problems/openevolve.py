@@ -304,6 +304,7 @@ def load_openevolve_problem(
         options={
             "cascade": bool(cascade),
             "thresholds": [float(t) for t in thresholds],
+            "stage_timeout_s": stage_timeout,
             "max_artifact_bytes": int(artifact_bytes) if include and enabled else 0,
             "trusted_entry_point": ENTRY_POINT if trusted_verify is not None else "",
         },

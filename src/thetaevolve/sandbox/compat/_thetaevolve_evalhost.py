@@ -22,6 +22,7 @@ import inspect
 import json
 import os
 import runpy
+import signal
 import sys
 import traceback
 from typing import Any
@@ -184,10 +185,35 @@ def _numeric_merge(target: dict[str, Any], metrics: dict[str, Any]) -> None:
             target[name] = float(value)
 
 
-def _cascade(module: Any, path: str, thresholds: list[float]) -> tuple[dict, dict] | str:
+class StageTimeout(Exception):
+    """A cascade stage after the first ran past ``evaluator.timeout``."""
+
+
+def _timed_stage(function: Any, path: str, timeout_s: float) -> Any:
+    """Call one later cascade stage, cut at ``timeout_s`` as OpenEvolve cuts each stage."""
+    if not timeout_s > 0:
+        return function(path)
+
+    def expire(signum: int, frame: Any) -> None:
+        raise StageTimeout(f"the stage ran past evaluator.timeout ({timeout_s:g} s)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        return function(path)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _cascade(
+    module: Any, path: str, thresholds: list[float], stage_timeout_s: float = 0.0
+) -> tuple[dict, dict] | str:
     """Stages 1-3 with OpenEvolve's gates and merge rules. A stage 1 that raises is the
-    candidate's crash (the exception propagates); a later stage that raises keeps the
-    earlier metrics, adds ``stageN_passed: 0.0`` and its traceback as an artifact."""
+    candidate's crash (the exception propagates; one that hangs meets the candidate's
+    deadline); a later stage that raises keeps the earlier metrics, adds ``stageN_passed:
+    0.0`` and its traceback as an artifact; one that runs past ``evaluator.timeout`` also
+    adds ``timeout: True``, as in OpenEvolve."""
     first = _result_parts(module.evaluate_stage1(path))
     if isinstance(first, str):
         return first
@@ -202,7 +228,13 @@ def _cascade(module: Any, path: str, thresholds: list[float]) -> tuple[dict, dic
         if stage == 3 and (len(thresholds) < 2 or not passes_threshold(merged or {}, thresholds[1])):
             break
         try:
-            parts = _result_parts(function(path))
+            parts = _result_parts(_timed_stage(function, path, stage_timeout_s))
+        except StageTimeout:
+            current = merged if merged is not None else metrics
+            current[f"stage{stage}_passed"] = 0.0
+            current["timeout"] = True
+            artifacts.update({f"stage{stage}_timeout": True, "failure_stage": f"stage{stage}"})
+            return current, artifacts
         except Exception as exc:  # noqa: BLE001 - OpenEvolve keeps the earlier stages
             current = merged if merged is not None else metrics
             current[f"stage{stage}_passed"] = 0.0
@@ -276,7 +308,8 @@ def run_openevolve(options: dict[str, Any], code: str) -> dict[str, Any]:
     out: dict[str, Any] = {"evaluator": "openevolve"}
     _with_solution(options, code, path, out)
     if options.get("cascade") and hasattr(module, "evaluate_stage1"):
-        parts = _cascade(module, path, list(options.get("thresholds") or []))
+        parts = _cascade(module, path, list(options.get("thresholds") or []),
+                         float(options.get("stage_timeout_s") or 0.0))
     else:
         parts = _result_parts(module.evaluate(path))
     if isinstance(parts, str):
