@@ -361,6 +361,7 @@ def test_config_gives_statement_budget_timeout_and_one_warning_for_unused_keys()
                 "prompt.num_top_programs", "random_seed"):
         assert key in warnings[0]
     assert "max_iterations" not in warnings[0] and "evaluator.timeout" not in warnings[0]
+    assert "random_seed -> seed" in warnings[0]  # a counterpart is named where there is one
 
 
 def test_no_config_means_openevolves_defaults():

@@ -68,6 +68,20 @@ USED_KEYS = frozenset({
     "database.feature_dimensions",
     "file_suffix",
 })
+# Where an unused OpenEvolve setting has a ThetaEvolve counterpart, the warning names it.
+COUNTERPARTS = {
+    "random_seed": "seed",
+    "diff_based_evolution": "llm.edit_mode (diff or rewrite)",
+    "max_code_length": "gym.max_code_length",
+    "llm.api_base": "--base-url",
+    "llm.models": "--model",
+    "llm.primary_model": "--model",
+    "llm.temperature": "llm.temperature",
+    "llm.max_tokens": "llm.max_tokens",
+    "database.num_islands": "database.num_islands",
+    "prompt.num_top_programs": "prompt.num_top_programs",
+    "evaluator.parallel_evaluations": "sandbox.workers",
+}
 DEFAULT_STATEMENT = (
     "Improve the program below. It is scored by the problem's evaluator; higher scores "
     "are better."
@@ -290,9 +304,11 @@ def load_openevolve_problem(
                             "a list of names")
     unused = sorted(k for k in _flat_keys(tree) if k not in USED_KEYS)
     if unused:
+        hints = [f"{key} -> {COUNTERPARTS[key]}" for key in unused if key in COUNTERPARTS]
         warnings.append(
             f"{config_path}: OpenEvolve settings not used by ThetaEvolve: {', '.join(unused)} "
-            "(LLM, database and run settings come from ThetaEvolve's own configuration)"
+            "(LLM, database and run settings come from ThetaEvolve's own configuration, "
+            "--config/--set" + (f"; counterparts: {', '.join(hints)}" if hints else "") + ")"
         )
     if unreadable_warning(folder):
         warnings.append(unreadable_warning(folder))
