@@ -486,3 +486,17 @@ def test_an_evaluator_whose_import_hangs_does_not_stop_the_sandbox_from_starting
         run = sandbox.run(task.initial_program, timeout_s=1.5)
     assert run.outcome is Outcome.TIMEOUT
     assert "warm worker could not" in run.stderr and "did not finish within 1 s" in run.stderr
+
+
+def test_async_evaluate_numpy_metrics_and_artifacts_inside_the_dict(tmp_path):
+    folder = _folder(tmp_path, (
+        "import numpy\n\n\n"
+        "async def evaluate(program_path):  # OpenEvolve scores a coroutine {'error': 0.0}\n"
+        "    return {'combined_score': numpy.float64(0.5), 'steps': numpy.int64(7),\n"
+        "            'curve': numpy.arange(3), 'artifacts': {'note': 'inside the dict'}}\n"
+    ))
+    evaluation = evaluate(load_openevolve_problem(folder))
+    assert evaluation.outcome is Outcome.OK and evaluation.score == 0.5
+    assert evaluation.metrics["steps"] == 7.0  # numpy scalars arrive as numbers
+    assert evaluation.solution["metrics"]["curve"] == [0, 1, 2]
+    assert "inside the dict" in evaluation.feedback and "artifacts" not in evaluation.metrics
