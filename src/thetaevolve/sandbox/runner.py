@@ -380,7 +380,8 @@ class Sandbox:
             config.use_bwrap, sys.executable, WORKER_PATH, self.as_root
         )
         self.heavy_modules = list(task.heavy_modules)
-        self.host = task.evaluator_host
+        # The Ray backend hands each node a PoolSpec instead of the task: it carries the host.
+        self.host = getattr(task, "evaluator_host", None)
         self.import_paths: tuple[str, ...] = self.host.import_paths if self.host else ()
         self.tmp_bytes = max(64 << 20, 4 * config.max_file_bytes)
         threads = str(config.threads)
