@@ -98,7 +98,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from thetaevolve.cli import EXIT_OK, _task
 
     config = training_config(args)
-    _task(config.task)
+    _task(config.task).close()  # a bad problem fails here, before any run directory exists
     _require_rl_extra()
     from thetaevolve.rl.train import run_training
 
@@ -117,7 +117,8 @@ def resume_training(run_dir: Path, args: argparse.Namespace) -> int:
 
     steps = getattr(args, "steps", None)
     summary = run_training(None, Path(run_dir), resume=True, steps=steps,
-                           quiet=getattr(args, "quiet", False))
+                           quiet=getattr(args, "quiet", False),
+                           allow_problem_change=getattr(args, "allow_problem_change", False))
     _report(summary, getattr(args, "quiet", False))
     return EXIT_OK
 

@@ -243,6 +243,7 @@ def run_training(
     resume: bool = False,
     steps: int | None = None,
     quiet: bool = False,
+    allow_problem_change: bool = False,
 ) -> dict[str, Any] | None:
     """Start (or, with ``resume``, continue) a training run; rank 0 returns the summary.
 
@@ -258,7 +259,7 @@ def run_training(
     setup: Any = None
     if channel.is_root:
         try:
-            session, setup = _open_session(config, run_dir, resume, steps)
+            session, setup = _open_session(config, run_dir, resume, steps, allow_problem_change)
         except Exception as exc:
             channel.broadcast(f"{type(exc).__name__}: {exc}")
             raise
@@ -303,7 +304,8 @@ def run_training(
 
 
 def _open_session(
-    config: Any | None, run_dir: Path | None, resume: bool, steps: int | None
+    config: Any | None, run_dir: Path | None, resume: bool, steps: int | None,
+    allow_problem_change: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
     from thetaevolve.session import Session
 
@@ -311,7 +313,7 @@ def _open_session(
         if run_dir is None:
             raise ValueError("resuming needs the run directory")
         overrides = [f"rl.steps={steps}"] if steps is not None else None
-        session = Session.resume(run_dir, overrides)
+        session = Session.resume(run_dir, overrides, allow_problem_change=allow_problem_change)
         if session.kind != "train":
             session.close()
             raise ValueError(f"{run_dir} is an inference run; continue it with `thetaevolve resume`")

@@ -133,3 +133,6 @@ class Task(abc.ABC):
     def plot_solution(self, solution: Solution, path: Path) -> bool:
         """Draw a picture of a solution; returns False when the task has no picture."""
         return False
+
+    def close(self) -> None:
+        """Release what the task holds (a native problem's verifier processes)."""
