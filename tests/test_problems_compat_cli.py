@@ -97,7 +97,9 @@ def test_an_openevolve_run_resumes_after_the_folder_moved(openevolve_run, tmp_pa
     shutil.move(str(folder), str(moved))
     try:
         assert main(["resume", str(run_dir), "--budget", "9", "--quiet"]) == 0
-        assert json.loads((run_dir / "summary.json").read_text())["evaluations"] == 9
+        summary = json.loads((run_dir / "summary.json").read_text())
+        assert summary["evaluations"] == 9
+        assert summary["task"] == "dict_metrics"  # named after the original folder, not the copy
     finally:
         shutil.move(str(moved), str(folder))
 
