@@ -175,3 +175,14 @@ def test_program_code_is_shown_verbatim() -> None:
     text = builder.build(ParentSample(record(code=code)), random.Random(0)).messages[1]["content"]
     assert "```python\n" + code + "```" in text
     assert "\n\n\n" not in text.replace(code, "")
+
+
+@pytest.mark.parametrize("mode", ["diff", "rewrite"])
+def test_a_program_without_markers_gets_no_marker_rule(mode: str) -> None:
+    builder = PromptBuilder(ToyTask(), PromptConfig(), edit_mode=mode)
+    marked = builder.build(ParentSample(record()), random.Random(0)).messages[1]["content"]
+    assert "`# EVOLVE-BLOCK-START`" in marked
+    bare = record(code="def solve():\n    return {'circles': []}\n")
+    text = builder.build(ParentSample(bare), random.Random(0)).messages[1]["content"]
+    assert "EVOLVE-BLOCK" not in text  # the whole program is open to edits
+    assert "Keep the program runnable" in text  # the other rules stay

@@ -241,6 +241,19 @@ def test_a_killed_actor_is_replaced_and_its_candidate_retried(cluster, monkeypat
         assert all(sandbox._nodes[i].actor is not before[i] for i in before)
 
 
+def test_an_openevolve_folders_evaluator_runs_on_the_ray_nodes(cluster):
+    """The node's sandbox gets the evaluator host through the pool spec: the folder's
+    evaluator is preloaded there and scores the candidate as on the local backend."""
+    from thetaevolve.evaluation import judge
+    from thetaevolve.problems.openevolve import load_openevolve_problem
+
+    task = load_openevolve_problem(Path(__file__).parent / "fixtures/openevolve/dict_metrics")
+    with make_sandbox(task, _config(cluster).sandbox) as sandbox:
+        evaluation = judge(task, sandbox.run(task.initial_program))
+    assert evaluation.outcome is Outcome.OK, evaluation.detail
+    assert evaluation.score == pytest.approx((7.5 + 3.5 + 3) / 3)
+
+
 def test_a_candidate_whose_every_send_is_cut_off_stops_the_run_unscored(cluster, monkeypatch):
     from thetaevolve.sandbox import ray_backend
 

@@ -116,7 +116,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from thetaevolve.evaluation import judge
     from thetaevolve.sandbox import make_sandbox
 
-    task = _task(args.task)
+    task = _task(args.task, args.openevolve_config)
     try:
         code = Path(args.program).read_text()
     except (OSError, UnicodeDecodeError) as exc:
@@ -186,7 +186,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     overrides = [f"task={json.dumps(args.task)}"] + _run_overrides(args)
     config = load_config(args.config, overrides=overrides)
-    task = _task(config.task)
+    task = _task(config.task, args.openevolve_config)
+    for message in getattr(task, "warnings", ()):  # e.g. OpenEvolve settings not used here
+        print(f"warning: {message}", file=sys.stderr)
+    config = _with_problem_budget(config, task)
     if config.llm.kind in ("transformers", "vllm"):
         from thetaevolve.models.bundled import check_available
 
@@ -348,11 +351,30 @@ def _trust_line(trust: str) -> str:
 # ---- plumbing ---------------------------------------------------------------------------------
 
 
-def _task(name: str):
-    """A built-in task, an installed problem, or a problem path (UserError when none)."""
+def _task(name: str, openevolve_config: str | None = None):
+    """A built-in task, an installed problem, or a problem path (UserError when none).
+    ``openevolve_config``: the config file of an OpenEvolve folder (default DIR/config.yaml)."""
     from thetaevolve.problems.registry import resolve_problem
 
-    return resolve_problem(name)
+    config = Path(openevolve_config) if openevolve_config else None
+    return resolve_problem(name, openevolve_config=config)
+
+
+def _with_problem_budget(config: Any, task: Any) -> Any:
+    """A problem's own default budget (an OpenEvolve ``max_iterations``) when the user set
+    none, by flag, --set or config file."""
+    budget = getattr(task, "default_budget", None)
+    if budget is None or "budget" in config.model_fields_set:
+        return config
+    print(f"budget: {budget} candidates (the problem's own default; --budget changes it)",
+          file=sys.stderr)
+    return config.model_copy(update={"budget": budget})
+
+
+def _add_openevolve_config_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--openevolve-config", metavar="FILE", default=None,
+                        help="OpenEvolve folders: the config to read instead of DIR/config.yaml "
+                             "(e.g. DIR/config_phase_1.yaml)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -391,6 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("program", help="a Python file that defines solve()")
     p.add_argument("--timeout", type=float, default=None, help="seconds (None: the task's own)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    _add_openevolve_config_flag(p)
     p.set_defaults(func=cmd_eval)
 
     p = add("run", help="evolve programs for a task",
@@ -420,6 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="new or empty folder for the run (None: runs/TASK-YYYYmmdd-HHMMSS)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     add_dashboard_flag(p)
+    _add_openevolve_config_flag(p)
     p.set_defaults(func=cmd_run)
 
     p = add("resume", help="continue a stopped or killed run")

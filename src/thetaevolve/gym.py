@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from thetaevolve.config import RunConfig
 from thetaevolve.database import ChildDraft, ParentSample, ProgramRecord
 from thetaevolve.edits import apply_response
+from thetaevolve.errors import UserError
 from thetaevolve.evaluation import judge
 from thetaevolve.normalize import code_hash
 from thetaevolve.problems.verifier_guard import VerifierBrokenError, VerifierStreak
@@ -32,6 +33,11 @@ from thetaevolve.tasks.base import Task
 from thetaevolve.types import FEEDBACK_METRIC, Evaluation, Outcome, RunResult, Solution
 
 INITIAL_ITERATION = 0
+
+
+class InitialProgramError(UserError, RuntimeError):
+    """The problem's initial program fails: one clear message, not a traceback (a user's own
+    problem folder, or its evaluator, is where this usually comes from)."""
 
 
 class SandboxLike(Protocol):
@@ -150,9 +156,10 @@ class Gym:
                 f"`thetaevolve resume {self.config.run_dir or 'RUN_DIR'} --allow-problem-change`"
             )
         if evaluation.outcome is not Outcome.OK:
-            raise RuntimeError(
+            raise InitialProgramError(
                 f"the initial program of task {self.task.name} failed in the sandbox "
-                f"({evaluation.outcome.value}: {draft.detail}); nothing can evolve from it"
+                f"({evaluation.outcome.value}: {draft.detail}); nothing can evolve from it: "
+                "fix it (or the problem's evaluator) and try `thetaevolve check` on the problem"
             )
         meta = {
             "initial_programs": 1,

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from thetaevolve.config import PromptConfig
 from thetaevolve.database.records import ParentSample, ProgramRecord
+from thetaevolve.edits import evolve_regions
 from thetaevolve.proposers.base import Prompt
 from thetaevolve.tasks.base import Task
 from thetaevolve.types import FEEDBACK_METRIC, Outcome
@@ -145,6 +146,11 @@ def clean_output(text: str, limit: int = MAX_ERROR_CHARS) -> str:
     return text
 
 
+def _without_marker_rules(instructions: str) -> str:
+    """The edit instructions without their EVOLVE-BLOCK rule, for a program without markers."""
+    return "\n".join(line for line in instructions.split("\n") if "EVOLVE-BLOCK" not in line)
+
+
 class PromptBuilder:
     """Turns a ``ParentSample`` into a ``Prompt`` (system + user message)."""
 
@@ -196,6 +202,9 @@ class PromptBuilder:
                 self.templates[f"{self.edit_mode}_instructions"], self.variables
             ).strip(),
         )
+        if evolve_regions(sample.parent.code.split("\n")) is None:
+            # No markers (an OpenEvolve seed may have none): the whole program is open.
+            slots["edit_instructions"] = _without_marker_rules(str(slots["edit_instructions"]))
         return fill_sections(self.templates["user"], slots)
 
     def _program(self, record: ProgramRecord, title: str) -> str:

@@ -76,6 +76,8 @@ def _check(task: Task, sandbox_config: SandboxConfig) -> CheckReport:
         feedback=evaluation.feedback, best_known=best.value if best else None,
     )
     warn = report.warnings.append
+    for message in getattr(task, "warnings", ()):  # what loading found (e.g. unused settings)
+        warn(message)
     if task.score_trust != "verified":
         warn("scores are evaluator-reported: a candidate runs beside the evaluator and can "
              "forge its score; add a problem.py with verify() beside it to make them verified")

@@ -236,8 +236,14 @@ def open_run_problem(run_dir: Path, spec: str, *, check_changes: bool = True,
     entry = copy / record.get("entry", ".")
     if not entry.exists():
         raise UserError(f"{entry} is missing: the run's copy of its problem is damaged")
-    return resolve_path(entry, spec=record.get("spec"),
+    task = resolve_path(entry, spec=record.get("spec"),
                         openevolve_config=_first_extra(record, original=False, copy=copy))
+    if kind in ("openevolve", "shinka") and getattr(task, "trusted_verify", None) is None:
+        # Such a problem is named after its folder; the copy's folder is COPY_DIR.
+        from thetaevolve.problems.evaluator_task import folder_name
+
+        task.name = folder_name(Path(record["source"]))
+    return task
 
 
 def _first_extra(record: dict[str, Any], *, original: bool, copy: Path | None = None) -> Path | None:

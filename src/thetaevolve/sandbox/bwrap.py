@@ -56,8 +56,11 @@ def _under(path: str, roots: Iterable[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
 
 
-def mount_args(executable: str, worker_path: str, tmp_bytes: int) -> list[str]:
-    """bwrap arguments for the filesystem view (see the module docstring)."""
+def mount_args(
+    executable: str, worker_path: str, tmp_bytes: int, extra_ro: Iterable[str] = ()
+) -> list[str]:
+    """bwrap arguments for the filesystem view (see the module docstring). ``extra_ro``:
+    directories also bound read-only at their own path (a problem folder and our shims)."""
     args: list[str] = []
     bound: list[str] = []
     for name in SYSTEM_DIRS:
@@ -72,7 +75,8 @@ def mount_args(executable: str, worker_path: str, tmp_bytes: int) -> list[str]:
     args += ["--perms", "0755", "--size", "4096", "--tmpfs", "/dev/shm"]
     # The interpreter comes after /tmp, so that a virtualenv under /tmp stays visible.
     made: set[str] = {"/tmp", "/dev"}
-    for path in sorted(python_paths(executable), key=len):
+    extra = [os.path.realpath(p) for p in extra_ro]
+    for path in [*sorted(python_paths(executable), key=len), *extra]:
         if _under(path, bound) or _under(os.path.realpath(path), bound):
             continue
         # bwrap would copy the host's mode (0700 for /root) onto the parents it creates.
@@ -98,10 +102,11 @@ def bwrap_command(
     tmp_bytes: int,
     as_root: bool,
     info_fd: int | None = None,
+    extra_ro: Iterable[str] = (),
 ) -> list[str]:
     """The full command line that starts the worker inside bubblewrap."""
     binary = shutil.which("bwrap") or "bwrap"
-    cmd = [binary, *mount_args(executable, worker_path, tmp_bytes)]
+    cmd = [binary, *mount_args(executable, worker_path, tmp_bytes, extra_ro)]
     if info_fd is not None:
         cmd += ["--info-fd", str(info_fd)]  # reports the sandbox's pid 1, to kill it by
     # No --die-with-parent: it is tied to the parent *thread*; the worker exits on EOF.

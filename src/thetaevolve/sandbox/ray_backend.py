@@ -45,6 +45,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from thetaevolve.config import SandboxConfig
 from thetaevolve.errors import UserError
+from thetaevolve.sandbox.evaluator_host import EvaluatorHost
 from thetaevolve.sandbox.runner import MAX_CODE_BYTES, START_TIMEOUT_S, Sandbox
 from thetaevolve.tasks.base import Task
 from thetaevolve.types import Outcome, RunResult
@@ -71,6 +72,7 @@ class PoolSpec:
 
     timeout_s: float
     heavy_modules: tuple[str, ...]
+    evaluator_host: EvaluatorHost | None = None  # an OpenEvolve/Shinka problem's evaluator
 
 
 class EvalNode:
@@ -85,7 +87,7 @@ class EvalNode:
         config = SandboxConfig.model_validate(
             {**config_fields, "workers": slots, "backend": "local"}
         )
-        # The sandbox reads only timeout_s and heavy_modules of its task.
+        # The sandbox reads only timeout_s, heavy_modules and evaluator_host of its task.
         self._sandbox = Sandbox(cast(Task, spec), config)
         self._slots = slots
 
@@ -201,7 +203,8 @@ class RaySandbox:
     def __init__(self, task: Task, config: SandboxConfig) -> None:
         self.config = config
         self.default_timeout_s = float(config.timeout_s or task.timeout_s)
-        self._spec = PoolSpec(self.default_timeout_s, tuple(task.heavy_modules))
+        self._spec = PoolSpec(self.default_timeout_s, tuple(task.heavy_modules),
+                              task.evaluator_host)
         self._fields = config.model_dump()
         self._owns_ray = connect(config.ray_address)
         self._cond = threading.Condition()

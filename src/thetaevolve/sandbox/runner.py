@@ -168,7 +168,8 @@ class _Worker:
             base = "/tmp"
             info_r, info_w = os.pipe()
             cmd = bwrap_command(
-                sys.executable, WORKER_PATH, sb.env, sb.tmp_bytes, sb.as_root, info_fd=info_w
+                sys.executable, WORKER_PATH, sb.env, sb.tmp_bytes, sb.as_root, info_fd=info_w,
+                extra_ro=sb.import_paths,
             )
         else:
             self.workdir_base = tempfile.mkdtemp(prefix=f"thetaevolve-sandbox-w{self.slot}-")
@@ -194,6 +195,11 @@ class _Worker:
             self.namespace_init = _read_child_pid(info_r, deadline)
         init = {
             "heavy_modules": sb.heavy_modules,
+            # A problem whose evaluator runs in here: its folder and our shims, then the
+            # evaluator imported once, before any fork (sandbox/evaluator_host.py).
+            "import_paths": list(sb.import_paths),
+            "preload": sb.host.preload if sb.host is not None else "",
+            "preload_timeout_s": sb.host.preload_timeout_s if sb.host is not None else 0,
             "uid": self.uid,
             "workdir_base": base,
             "entry_point": ENTRY_POINT,
@@ -374,6 +380,9 @@ class Sandbox:
             config.use_bwrap, sys.executable, WORKER_PATH, self.as_root
         )
         self.heavy_modules = list(task.heavy_modules)
+        # The Ray backend hands each node a PoolSpec instead of the task: it carries the host.
+        self.host = getattr(task, "evaluator_host", None)
+        self.import_paths: tuple[str, ...] = self.host.import_paths if self.host else ()
         self.tmp_bytes = max(64 << 20, 4 * config.max_file_bytes)
         threads = str(config.threads)
         self.env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
@@ -438,6 +447,8 @@ class Sandbox:
         if timeout_s is not None and not (timeout_s > 0 and math.isfinite(timeout_s)):
             raise ValueError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
         timeout = float(timeout_s) if timeout_s is not None else self.default_timeout_s
+        if self.host is not None:
+            code = self.host.wrap(code)  # the child runs the evaluator on the candidate
         data = code.encode("utf-8", errors="surrogatepass")
         if len(data) > MAX_CODE_BYTES:
             return RunResult(

@@ -26,6 +26,7 @@ import gc
 import json
 import os
 import select
+import signal
 import stat
 import struct
 import sys
@@ -242,6 +243,28 @@ def _import_heavy(modules: list[str]) -> list[str]:
     return errors
 
 
+def _preload(source: str, timeout_s: float) -> list[str]:
+    """Run the trusted side's preload (importing a problem's evaluator) once, pre-fork.
+    A failure is reported, not fatal: each candidate then retries and fails with the reason.
+    An import that hangs is cut at ``timeout_s``, so the worker still starts in time."""
+    if not source:
+        return []
+
+    def expire(signum: int, frame: Any) -> None:
+        raise TimeoutError(f"it did not finish within {timeout_s:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        exec(compile(source, "<thetaevolve preload>", "exec"), {"__name__": "__preload__"})
+    except BaseException as exc:  # noqa: BLE001 - the user's evaluator may raise anything
+        return [f"preload: {type(exc).__name__}: {exc}"]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    return []
+
+
 def _unreachable_python_dirs() -> dict[str, list[str]]:
     """Python directories below an ancestor that others may not traverse (e.g. a pyenv
     under /root, mode 0700), grouped by that ancestor: what an unprivileged candidate would
@@ -303,7 +326,11 @@ def main() -> None:
     # No PR_SET_PDEATHSIG here: it fires when the *thread* that started us ends, and the
     # parent starts workers from short-lived threads. EOF on the request pipe ends us instead.
     cfg = json.loads(read_frame(proto_in, MAX_HEADER_BYTES))
+    # A problem folder and our shims (evaluator problems only) come first, as the evaluator's
+    # own folder does in OpenEvolve and Shinka; candidates inherit the path.
+    sys.path[0:0] = [p for p in cfg.get("import_paths", ()) if p not in sys.path]
     import_errors = _import_heavy([*COMMON_MODULES, *cfg["heavy_modules"]])
+    import_errors += _preload(cfg.get("preload", ""), float(cfg.get("preload_timeout_s", 60)))
     # Objects imported so far move out of the collector's sight, so a child's collection
     # does not touch (and copy-on-write) every page of numpy and scipy.
     gc.collect()

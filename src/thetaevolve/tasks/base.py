@@ -14,9 +14,12 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from thetaevolve.types import Solution, Verdict
+
+if TYPE_CHECKING:
+    from thetaevolve.sandbox.evaluator_host import EvaluatorHost
 
 ENTRY_POINT = "solve"
 Direction = Literal["max", "min"]
@@ -55,6 +58,8 @@ class Task(abc.ABC):
     solution_format: str  # documentation of the solution JSON
     timeout_s: float = 60.0  # default wall-clock limit for one candidate run
     heavy_modules: tuple[str, ...] = ("numpy", "scipy", "scipy.optimize")
+    # Set for problems whose own evaluator runs inside the sandbox (OpenEvolve, Shinka).
+    evaluator_host: "EvaluatorHost | None" = None
     known_bounds: tuple[KnownBound, ...] = ()
     reward_shaping: RewardShaping = RewardShaping()
     # What the raw score is, in a few words, for listings (e.g. "sum of radii").
