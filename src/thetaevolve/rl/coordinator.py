@@ -174,6 +174,9 @@ class StepCoordinator:
         self.audit: deque[StepRecord] = deque(maxlen=audit_size)
         self.step = 0  # optimizer steps done; the trainer keeps it current
         self._open: _OpenStep | None = None
+        # The last step's reward table (group x sample), on every rank: advantage
+        # estimators other than TRL's own read whole groups from it.
+        self.last_rewards: list[list[float]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # ---- 1. prompts -------------------------------------------------------------------------
@@ -222,6 +225,7 @@ class StepCoordinator:
         table = self.channel.broadcast(table)
         if isinstance(table, str):
             raise StepError(table)
+        self.last_rewards = table
         return [table[c.group][c.sample] for c in local]
 
     def _score_and_commit(self, gathered: list[list[Completion]]) -> list[list[float]]:

@@ -51,6 +51,15 @@ class RLConfig(BaseModel):
     epsilon_high: float = Field(0.28, ge=0.0)
     kl_coef: float = Field(0.0, ge=0.0)  # beta; 0 means no reference model at all
     entropy_coef: float = Field(0.0, ge=0.0)  # entropy bonus (a control; 0 in the paper)
+    # The advantage estimator (thetaevolve.rl.advantages): "grpo" is ThetaEvolve's
+    # group-normalised expected reward; "entropic" is TTT-Discover's log E[exp(beta R)] with
+    # leave-one-out weights at a fixed beta (entropic_beta, in 1 / reward units);
+    # "entropic_adaptive" picks beta per group so that KL(softmax(beta r) || uniform) = ln 2.
+    advantage: Literal["grpo", "entropic", "entropic_adaptive"] = "grpo"
+    entropic_beta: float = Field(1.0, gt=0.0)
+    # False: generate and score through the very same pipeline but never change the
+    # weights (the inference-only baseline at an equal budget, `train --baseline inference`).
+    update: bool = True
     # "grpo": token mean per sequence, then mean over sequences (slime's aggregation).
     loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = "grpo"
     scale_rewards: Literal["group", "batch", "none"] = "group"
