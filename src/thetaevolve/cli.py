@@ -18,6 +18,7 @@ from thetaevolve.config import ConfigError, flag_overrides, load_config
 from thetaevolve.errors import UserError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+SAMPLERS = ("islands", "puct", "initial")  # database.sampler
 
 
 class CLIError(UserError):
@@ -142,7 +143,7 @@ def _run_overrides(args: argparse.Namespace) -> list[str]:
         ("llm.kind", args.llm), ("llm.base_url", args.base_url), ("llm.model", args.model),
         ("budget", args.budget), ("gym.batch_size", args.batch_size),
         ("gym.samples_per_prompt", args.samples_per_prompt), ("seed", args.seed),
-        ("run_dir", args.run_dir),
+        ("run_dir", args.run_dir), ("database.sampler", getattr(args, "sampler", None)),
     ]
     return overrides + flag_overrides(pairs)
 
@@ -280,6 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=int, default=None, help="candidate programs to evaluate")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--samples-per-prompt", type=int, default=None)
+    p.add_argument("--sampler", choices=SAMPLERS, default=None,
+                   help="parent selection: islands (default), puct (TTT-Discover's reuse), "
+                        "initial (best-of-N from the initial program, no database feedback)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--run-dir", default=None)
     p.add_argument("--quiet", action="store_true", help="no progress display")

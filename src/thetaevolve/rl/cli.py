@@ -18,6 +18,19 @@ from thetaevolve.config import flag_overrides
 
 REWARDS = ("original", "rl_normalized", "improve", "random")
 GENERATION = ("transformers", "vllm_colocate", "vllm_server")
+ADVANTAGES = ("grpo", "entropic", "entropic_adaptive")
+SAMPLERS = ("islands", "puct", "initial")
+# Each baseline is one flag: the settings it stands for, applied over everything else, so
+# the budget (steps x batch x samples), the model and the seed stay those of the run it is
+# compared with.
+BASELINES: dict[str, list[str]] = {
+    # n samples per step from the initial program, no database feedback, no learning.
+    "best_of_n": ["database.sampler=initial", "rl.update=false"],
+    # Evolution with the same model and database, no learning.
+    "inference": ["rl.update=false"],
+    # Learning from noise: a gain that also shows here is not the verifier's signal.
+    "random_reward": ["gym.reward=random"],
+}
 INSTALL_HINT = "thetaevolve train needs the rl extra: pip install 'thetaevolve[rl]'"
 
 
@@ -43,6 +56,16 @@ def register(subparsers: Any) -> None:
     p.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints")
     p.add_argument("--generation", choices=GENERATION, default=None)
     p.add_argument("--vllm-server-url", default=None, help="address of `trl vllm-serve`")
+    p.add_argument("--advantage", choices=ADVANTAGES, default=None,
+                   help="objective: grpo (ThetaEvolve), entropic or entropic_adaptive "
+                        "(TTT-Discover); see docs/rl.md")
+    p.add_argument("--kl-coef", type=float, default=None,
+                   help="KL-to-reference penalty (TRL's beta; 0: no reference model)")
+    p.add_argument("--sampler", choices=SAMPLERS, default=None,
+                   help="parent selection: islands (default), puct, initial")
+    p.add_argument("--baseline", choices=sorted(BASELINES), default=None,
+                   help="a control at the same budget: best_of_n, inference (no weight "
+                        "update) or random_reward")
     p.add_argument("--config", help="YAML configuration file")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override one setting, e.g. --set rl.kl_coef=0.01 (repeatable)")
@@ -62,9 +85,12 @@ def train_overrides(args: argparse.Namespace) -> list[str]:
         ("rl.learning_rate", args.lr), ("rl.micro_batch_size", args.micro_batch_size),
         ("rl.checkpoint_every", args.checkpoint_every), ("rl.generation", args.generation),
         ("rl.vllm_server_url", args.vllm_server_url), ("seed", args.seed),
-        ("run_dir", args.run_dir),
+        ("run_dir", args.run_dir), ("rl.advantage", getattr(args, "advantage", None)),
+        ("rl.kl_coef", getattr(args, "kl_coef", None)),
+        ("database.sampler", getattr(args, "sampler", None)),
     ]
-    return overrides + flag_overrides(pairs)
+    baseline = BASELINES[args.baseline] if getattr(args, "baseline", None) else []
+    return overrides + flag_overrides(pairs) + baseline
 
 
 def training_config(args: argparse.Namespace) -> Any:
