@@ -164,10 +164,13 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     run_dir = Path(args.run_dir)
     marker = read_marker(run_dir)
-    if marker.get("kind") == "train":
+    if marker.get("kind") in ("train", "train-multi"):
         from thetaevolve.rl.cli import resume_training
 
         return resume_training(run_dir, args)
+    if marker.get("kind") == "train-task":
+        raise CLIError(f"{run_dir} is one task of a multi-task training run; resume the run "
+                       f"itself: `thetaevolve resume {run_dir.parent.parent}`")
     overrides = [f"budget={args.budget}"] if args.budget is not None else []
     session = Session.resume(run_dir, overrides)
     return _evolve(session, session.config.budget, args.quiet)
@@ -212,6 +215,12 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     run_dir = Path(args.run_dir)
     marker = read_marker(run_dir)
+    if marker.get("kind") == "train-multi":
+        from thetaevolve.rl.multitask import read_task_runs
+
+        for task_run in read_task_runs(run_dir):
+            cmd_show(argparse.Namespace(run_dir=str(task_run), json=args.json))
+        return EXIT_OK
     task = _task(str(marker.get("task")))
     try:
         config = load_config(run_dir / CONFIG_FILE)

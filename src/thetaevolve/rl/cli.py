@@ -41,7 +41,12 @@ def register(subparsers: Any) -> None:
         description="GRPO on the evolving gym. Defaults are ThetaEvolve's preset "
                     "(32 prompts x 16 samples, lr 1e-6, clip 0.2/0.28, no KL); see docs/rl.md.",
     )
-    p.add_argument("task")
+    p.add_argument("task", nargs="?", default=None,
+                   help="the task (a built-in name or a problem path); or use --tasks")
+    p.add_argument("--tasks", default=None, metavar="A,B[,C]",
+                   help="multi-task training: one policy, one store per task")
+    p.add_argument("--task-weights", default=None, metavar="W1,W2[,W3]",
+                   help="share of the prompts per task (default equal)")
     p.add_argument("--model", default=None,
                    help="local path, Hugging Face id, or random:tiny (no download)")
     p.add_argument("--steps", type=int, default=None, help="optimizer steps (one batch each)")
@@ -77,7 +82,7 @@ def register(subparsers: Any) -> None:
 
 def train_overrides(args: argparse.Namespace) -> list[str]:
     """CLI flags as config overrides; explicit flags win over --set."""
-    overrides = [f"task={json.dumps(args.task)}", *(args.set or [])]
+    overrides = [*_task_overrides(args), *(args.set or [])]
     pairs = [
         ("rl.model", args.model), ("rl.steps", args.steps), ("rl.batch_size", args.batch_size),
         ("rl.samples_per_prompt", args.samples_per_prompt),
@@ -91,6 +96,32 @@ def train_overrides(args: argparse.Namespace) -> list[str]:
     ]
     baseline = BASELINES[args.baseline] if getattr(args, "baseline", None) else []
     return overrides + flag_overrides(pairs) + baseline
+
+
+def _task_overrides(args: argparse.Namespace) -> list[str]:
+    """``task=`` for one task; ``rl.tasks`` (and weights) for ``--tasks A,B``."""
+    from thetaevolve.cli import CLIError
+
+    tasks_flag = getattr(args, "tasks", None)
+    if tasks_flag is None:
+        if args.task is None:
+            raise CLIError("train needs a task (thetaevolve train TASK) or --tasks A,B")
+        if getattr(args, "task_weights", None):
+            raise CLIError("--task-weights goes with --tasks A,B")
+        return [f"task={json.dumps(args.task)}"]
+    if args.task is not None:
+        raise CLIError(f"give either a task ({args.task}) or --tasks, not both")
+    tasks = [t.strip() for t in tasks_flag.split(",") if t.strip()]
+    if len(tasks) < 2:
+        raise CLIError(f"--tasks needs at least two comma-separated tasks, got {tasks_flag!r}")
+    out = [f"task={json.dumps(tasks[0])}", f"rl.tasks={json.dumps(tasks)}"]
+    if getattr(args, "task_weights", None):
+        try:
+            weights = [float(w) for w in args.task_weights.split(",")]
+        except ValueError:
+            raise CLIError(f"--task-weights must be numbers, got {args.task_weights!r}") from None
+        out.append(f"rl.task_weights={json.dumps(weights)}")
+    return out
 
 
 def training_config(args: argparse.Namespace) -> Any:
@@ -124,7 +155,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from thetaevolve.cli import EXIT_OK, _task
 
     config = training_config(args)
-    _task(config.task)
+    for name in config.rl.tasks or [config.task]:
+        _task(name)
     _require_rl_extra()
     from thetaevolve.rl.train import run_training
 
@@ -153,7 +185,11 @@ def _report(summary: dict[str, Any] | None, quiet: bool) -> None:
         return
     from thetaevolve.cli import _print_summary
 
-    _print_summary(summary)
+    if summary.get("kind") == "train-multi":
+        for task_summary in summary["tasks"].values():
+            _print_summary(task_summary)
+    else:
+        _print_summary(summary)
     training = summary.get("training") or {}
     times = training.get("step_seconds") or []
     mean = sum(times) / len(times) if times else 0.0
