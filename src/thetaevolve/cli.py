@@ -240,6 +240,24 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---- compare ----------------------------------------------------------------------------------
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from thetaevolve.compare import compare_curves, format_table, load_curve, plot_comparison
+
+    curves = [load_curve(Path(run)) for run in args.runs]
+    result = compare_curves(curves, at=args.at, threshold=args.threshold)
+    plot_comparison(curves, result, Path(args.plot))
+    result["plot"] = args.plot
+    if args.json:
+        _print_json(result)
+    else:
+        print(format_table(result))
+        print(f"plot: {args.plot}", file=sys.stderr)
+    return EXIT_OK
+
+
 # ---- plumbing ---------------------------------------------------------------------------------
 
 
@@ -311,6 +329,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("compare", help="compare runs of one task at equal candidate counts")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run directories of one task")
+    p.add_argument("--at", type=int, default=None,
+                   help="candidates to compare at (default: the smallest run's count)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="report the candidates each run needed to reach this score")
+    p.add_argument("--plot", default="compare.png", help="where to write the plot")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_compare)
 
     try:
         from thetaevolve.rl.cli import register
