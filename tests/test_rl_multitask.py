@@ -99,7 +99,7 @@ MULTI = ["train", "--tasks", "circle_packing_26,hadamard_29", "--task-weights", 
 
 @pytest.mark.rl
 @pytest.mark.filterwarnings("ignore::FutureWarning")
-def test_multitask_training_writes_each_tasks_store_and_resumes(tmp_path):
+def test_multitask_training_writes_each_tasks_store_and_resumes(tmp_path, capsys):
     run_dir = tmp_path / "multi"
     assert main([*MULTI, "--run-dir", str(run_dir)]) == 0
     marker = json.loads((run_dir / "run.json").read_text())
@@ -114,7 +114,11 @@ def test_multitask_training_writes_each_tasks_store_and_resumes(tmp_path):
     assert (run_dir / "checkpoints" / "checkpoint-2").is_dir()
     batches = [e for e in events(run_dir) if e["event"] == "batch"]
     assert [b["batch"] for b in batches] == [1, 2]
-    assert main(["show", str(run_dir)]) == 0
+    capsys.readouterr()
+    assert main(["show", str(run_dir), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert set(shown["tasks"]) == {f.name for f in folders}
+    assert shown["tasks"]["1-hadamard_29"]["task"] == "hadamard_29"
     assert main(["resume", str(folders[0])]) == 2  # a task's folder is not resumed alone
 
     assert main(["resume", str(run_dir), "--steps", "3", "--quiet"]) == 0

@@ -51,6 +51,11 @@ class AdvantageSpy:
 @pytest.mark.parametrize("objective", ["grpo", "entropic", "entropic_adaptive"])
 def test_each_objective_trains_end_to_end_with_its_own_advantages(tmp_path, monkeypatch,
                                                                   objective):
+    import trl.trainer.grpo_trainer as grpo_module
+
+    # Keep TRL from shuffling the rows of a step, so row i of the loss is row i of the
+    # batch (group i // 4, sample i % 4) and every advantage can be checked in place.
+    monkeypatch.setattr(grpo_module, "shuffle_sequence_dict", lambda batch: batch)
     gym = SyntheticGym(reward="random")
     spy = AdvantageSpy(monkeypatch)
     model, tokenizer = build_random("tiny")
@@ -60,12 +65,13 @@ def test_each_objective_trains_end_to_end_with_its_own_advantages(tmp_path, monk
                        policy=(model, tokenizer), log=lambda e, **f: logs.append((e, f)))
     assert out.steps_done == 2 and len(gym.records) == 1 + 16
     assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
-    # The loss saw exactly the chosen estimator's advantages of the stored rewards. TRL
-    # shuffles rows inside a step, so compare as multisets.
+    # The loss saw exactly the chosen estimator's advantages of the stored rewards, each
+    # on its own row.
     for entry, seen in zip(out.audit, spy.seen, strict=True):
         groups = [entry.rewards[g * 4:(g + 1) * 4] for g in range(2)]
         want = [a for g in groups for a in group_advantages(g, objective, 2.0)[0]]
-        assert sorted(seen) == pytest.approx(sorted(want), rel=1e-5, abs=1e-5)
+        assert seen == pytest.approx(want, rel=1e-5, abs=1e-5)
+        assert len(set(round(a, 6) for a in seen)) > 2  # random rewards: a real spread
     train = [f for e, f in logs if e == "train" and "loss" in f]
     assert ("entropic_beta" in train[0]) == (objective != "grpo")
 

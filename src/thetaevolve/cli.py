@@ -216,10 +216,14 @@ def cmd_show(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
     marker = read_marker(run_dir)
     if marker.get("kind") == "train-multi":
-        from thetaevolve.rl.multitask import read_task_runs
+        from thetaevolve.rl.multitask import task_summaries
 
-        for task_run in read_task_runs(run_dir):
-            cmd_show(argparse.Namespace(run_dir=str(task_run), json=args.json))
+        summaries = task_summaries(run_dir)
+        if args.json:
+            _print_json({"kind": "train-multi", "tasks": summaries})
+        else:
+            for summary in summaries.values():
+                _print_summary(summary)
         return EXIT_OK
     task = _task(str(marker.get("task")))
     try:

@@ -368,3 +368,19 @@ def read_task_runs(run_dir: Path) -> list[Path]:
     return [run_dir / TASKS_DIR / task_dir_name(i, name)
             for i, name in enumerate(marker.get("tasks", []))]
 
+
+def task_summaries(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """Each task's run summary (read-only), keyed by its folder name, for `show`."""
+    from thetaevolve.database.store import ProgramDatabase
+    from thetaevolve.session import STORE_FILE, summarize
+    from thetaevolve.tasks import get_task
+
+    out = {}
+    for task_run in read_task_runs(run_dir):
+        config = load_config(task_run / CONFIG_FILE)
+        database = ProgramDatabase.open(task_run / STORE_FILE, config.database, read_only=True)
+        try:
+            out[task_run.name] = summarize(task_run, database, get_task(config.task))
+        finally:
+            database.close()
+    return out

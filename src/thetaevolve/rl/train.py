@@ -208,6 +208,7 @@ def train_on_gym(
     coordinator = StepCoordinator(
         channel, rl.samples_per_prompt, gym=gym if channel.is_root else None,
         count_tokens=count_tokens, on_commit=on_commit,
+        advantage=rl.advantage, entropic_beta=rl.entropic_beta,
     )
     timer = _StepTimer()
     callbacks: list[Any] = [timer]
