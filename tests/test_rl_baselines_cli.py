@@ -86,3 +86,22 @@ def test_best_of_n_baseline_samples_only_the_initial_program(tmp_path):
     assert len({c.prompt for c in children}) == 1
     config = load_config(run_dir / "config.yaml")
     assert config.rl.update is False
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train"], "needs a task"),
+    (["train", "circle_packing_26", "--tasks", "a,b"], "not both"),
+    (["train", "--tasks", "circle_packing_26"], "at least two"),
+    (["train", "circle_packing_26", "--task-weights", "1,2"], "goes with --tasks"),
+    (["train", "--tasks", "circle_packing_26,hadamard_29", "--task-weights", "1"],
+     "one weight per task"),
+    (["train", "--tasks", "circle_packing_26,hadamard_29", "--task-weights", "1,x"],
+     "must be numbers"),
+    (["train", "--tasks", "circle_packing_26,no_such_task"], "no_such_task"),
+])
+def test_bad_task_flags_are_one_clear_error(tmp_path, capsys, argv, message):
+    run_dir = tmp_path / "run"
+    assert main([*argv, "--run-dir", str(run_dir), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("thetaevolve: error:") and message in err, err
+    assert not run_dir.exists()  # nothing written
