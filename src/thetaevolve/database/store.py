@@ -155,7 +155,7 @@ class ProgramDatabase:
 
         self._load_rows(state["boundary"])
         index.rebuild()
-        if config.sampler == "puct":
+        if config.sampler == "puct" and not store.read_only:  # readers (show) never sample
             self._puct = PUCTState.from_rows(store.lineage_rows())
 
     def _load_rows(self, boundary: int) -> None:
