@@ -7,7 +7,6 @@ import json
 import os
 import statistics
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -90,6 +89,8 @@ pytest.importorskip("trl", reason="the rl extra (trl) is not installed")
 from test_rl_cli import events, programs  # noqa: E402
 
 from thetaevolve.cli import main  # noqa: E402
+from thetaevolve.config import load_config  # noqa: E402
+from thetaevolve.database.store import ProgramDatabase  # noqa: E402
 
 MULTI = ["train", "--tasks", "circle_packing_26,hadamard_29", "--task-weights", "1,1",
          "--model", "random:tiny", "--steps", "2", "--batch-size", "2",
@@ -128,10 +129,6 @@ def test_multitask_training_writes_each_tasks_store_and_resumes(tmp_path, capsys
         children = programs(folder)[1:]
         assert len(children) == 2 * expected3[t]
         total += len(children)
-        stats = None
-        from thetaevolve.config import load_config
-        from thetaevolve.database.store import ProgramDatabase
-
         db = ProgramDatabase.open(folder / "programs.sqlite",
                                   load_config(folder / "config.yaml").database, read_only=True)
         try:
