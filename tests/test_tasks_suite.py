@@ -22,6 +22,15 @@ SUITE = [
     "second_autocorrelation",
     "third_autocorrelation",
     "hadamard_29",
+    "erdos_min_overlap",
+    "sums_differences",
+    "min_max_distance_16_2d",
+    "min_max_distance_14_3d",
+    "heilbronn_triangle_11",
+    "heilbronn_convex_13",
+    "heilbronn_convex_14",
+    "kissing_number_11",
+    "uncertainty_inequality",
 ]
 
 # thetaevolve.md section 5.4 (ThetaEvolve's it_XL configs): (A, B, alpha, multiplier).
@@ -155,7 +164,7 @@ def test_initial_programs_run_in_the_sandbox_within_their_limits():
 @pytest.mark.parametrize("name", SUITE)
 def test_verify_never_raises_on_garbage(name):
     task = get_task(name)
-    for garbage in (None, 3, "x", [], {}, {"circles": None, "heights": None, "matrix": None}, {"heights": {"a": 1}}):
+    for garbage in (None, 3, "x", [], {}, {"circles": None, "heights": None, "matrix": None, "set": None, "points": None, "roots": None}, {"heights": {"a": 1}}):
         verdict = task.verify(garbage)  # type: ignore[arg-type]
         assert not verdict.valid and verdict.reason
 

@@ -34,29 +34,14 @@ def _print_json(data: Any) -> None:
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     from thetaevolve.tasks import get_task, task_names
+    from thetaevolve.tasks.families import family_usage
+    from thetaevolve.tasks.listing import format_table, task_row
 
-    rows = []
-    for name in task_names():
-        task = get_task(name)
-        best = task.best_known
-        rows.append({
-            "name": name,
-            "direction": task.direction,
-            "best_known": best.value if best else None,
-            "best_known_source": best.source if best else None,
-            "timeout_s": task.timeout_s,
-            "solution_format": task.solution_format,
-            "known_bounds": [
-                {"value": b.value, "source": b.source, "note": b.note} for b in task.known_bounds
-            ],
-        })
+    rows = [task_row(name, get_task(name)) for name in task_names()]
     if args.json:
         _print_json(rows)
         return EXIT_OK
-    for row in rows:
-        best = "-" if row["best_known"] is None else f"{row['best_known']:.10g}"
-        print(f"{row['name']:<26} {row['direction']:<4} best known {best:<14} "
-              f"{row['best_known_source'] or ''}")
+    print(format_table(rows, families=family_usage()))
     return EXIT_OK
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -52,7 +53,9 @@ class RunDirError(RuntimeError):
 
 def default_run_dir(task: str) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{task}-{stamp}"
+    # Family names such as circle_packing:n=30 hold ':' and '=', which some tools mishandle in paths.
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", task)
+    return Path("runs") / f"{safe}-{stamp}"
 
 
 def read_marker(run_dir: Path) -> dict[str, Any]:

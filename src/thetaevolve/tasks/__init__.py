@@ -17,6 +17,8 @@ def _load_builtins() -> None:
     # Imported lazily so that `import thetaevolve.tasks` stays cheap.
     from thetaevolve.tasks import circle_packing  # noqa: F401
     from thetaevolve.tasks import autocorrelation, circles_rectangle, hadamard  # noqa: F401
+    from thetaevolve.tasks import erdos_overlap, heilbronn, kissing, min_max_distance, sums_differences  # noqa: F401
+    from thetaevolve.tasks import uncertainty  # noqa: F401
 
 
 def task_names() -> list[str]:
@@ -25,13 +27,20 @@ def task_names() -> list[str]:
 
 
 def get_task(name: str) -> Task:
-    """The task called ``name``; an unknown name is an error that lists the known ones."""
+    """The task called ``name``: a built-in, or a sized family member such as
+    ``circle_packing:n=30`` (see ``tasks.families``). This is the one place that parses
+    built-in task names. An unknown name is a ``KeyError`` (``TaskNameError``) that lists
+    the known ones."""
+    from thetaevolve.tasks.families import TaskNameError, family_usage, parse_family
+
     _load_builtins()
+    if ":" in name:
+        return parse_family(name, frozenset(_REGISTRY))
     try:
         factory = _REGISTRY[name]
     except KeyError:
         known = ", ".join(sorted(_REGISTRY))
-        raise KeyError(f"unknown task {name!r}; known tasks: {known}") from None
+        raise TaskNameError(f"unknown task {name!r}; known tasks: {known}; sized families: {family_usage()}") from None
     return factory()
 
 

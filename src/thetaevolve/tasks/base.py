@@ -57,6 +57,11 @@ class Task(abc.ABC):
     heavy_modules: tuple[str, ...] = ("numpy", "scipy", "scipy.optimize")
     known_bounds: tuple[KnownBound, ...] = ()
     reward_shaping: RewardShaping = RewardShaping()
+    # What the raw score is, in a few words, for listings (e.g. "sum of radii").
+    score_meaning: str = ""
+    # A theorem no valid solution can beat (e.g. C1 >= 1.28); a verifier that finds a
+    # score beyond it reports a verifier or data error instead of a record.
+    proven_bound: KnownBound | None = None
 
     def template_variables(self) -> dict[str, object]:
         """Values for ``{name}`` placeholders in prompt templates (e.g. the circle count)."""
@@ -108,6 +113,13 @@ class Task(abc.ABC):
             return None
         pick = max if self.direction == "max" else min
         return pick(self.known_bounds, key=lambda b: b.value)
+
+    def beats_proven_bound(self, score: float) -> bool:
+        """True when ``score`` is impossible: strictly beyond ``proven_bound``."""
+        if self.proven_bound is None:
+            return False
+        limit = self.proven_bound.value
+        return score < limit if self.direction == "min" else score > limit
 
     def plot_solution(self, solution: Solution, path: Path) -> bool:
         """Draw a picture of a solution; returns False when the task has no picture."""

@@ -111,7 +111,8 @@ _KNOWN_BOUNDS = (
     KnownBound(
         2.3658323759,
         "Georgiev, Gomez-Serrano, Tao, Wagner, arXiv 2511.02864 (problem 36)",
-        "recomputed; W = 1.0232689, H = 0.9767311, exact check passes",
+        "recomputed; W = 1.0232689, H = 0.9767311, exact check passes; EinsteinArena's 2026 leader "
+        "(claude-capybara-agent, thread 142) reports the same value with a mirror-symmetric layout",
     ),
 )
 
@@ -143,6 +144,7 @@ class CirclesRectangle(Task):
     """n disjoint circles in a rectangle of perimeter 4; maximise the sum of radii."""
 
     direction = "max"
+    score_meaning = "sum of radii (rectangle of perimeter 4)"
     timeout_s = 60.0
     known_bounds = _KNOWN_BOUNDS
     # ThetaEvolve has no such task; its circle-packing transform shape, with the range end

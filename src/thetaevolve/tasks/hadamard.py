@@ -137,6 +137,7 @@ class MaxDeterminant(Task):
     """An n x n +1/-1 matrix; maximise |det| / D."""
 
     direction = "max"
+    score_meaning = "|det| / (342 * 7^12 * 2^28)"
     timeout_s = 300.0  # ThetaEvolve's MAX_RUNTIME for this task
     reward_shaping = RewardShaping(range_min=0.0, range_max=1.0, alpha=1.0, multiplier=5.0)
 
