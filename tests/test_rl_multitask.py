@@ -31,9 +31,18 @@ def test_reward_stats_normalise_like_a_z_score():
     assert RewardStats.from_meta(stats.to_meta()) == stats
 
 
+def test_task_lists_keep_a_familys_parameters_together():
+    from thetaevolve.rl.cli import split_tasks
+
+    assert split_tasks("circle_packing_26, hadamard_29") == ["circle_packing_26", "hadamard_29"]
+    assert split_tasks("min_max_distance:n=20,d=2,circle_packing:n=30,hadamard_29") == [
+        "min_max_distance:n=20,d=2", "circle_packing:n=30", "hadamard_29"]
+
+
 def test_task_folders_are_safe_names():
     assert task_dir_name(0, "circle_packing_26") == "0-circle_packing_26"
     assert task_dir_name(1, "/home/me/problems/my problem") == "1-my_problem"
+    assert task_dir_name(2, "min_max_distance:n=20,d=2") == "2-min_max_distance_n_20_d_2"
 
 
 class _OneTaskGym:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,20 @@ def train_overrides(args: argparse.Namespace) -> list[str]:
     return overrides + flag_overrides(pairs) + baseline
 
 
+def split_tasks(text: str) -> list[str]:
+    """``A,B,C`` into task names; a sized family's own ``,key=value`` stays with it
+    (``min_max_distance:n=20,d=2,circle_packing_26`` is two tasks)."""
+    tasks: list[str] = []
+    for piece in (p.strip() for p in text.split(",")):
+        if not piece:
+            continue
+        if tasks and ":" in tasks[-1] and re.fullmatch(r"\w+=[^:]*", piece):
+            tasks[-1] += "," + piece
+        else:
+            tasks.append(piece)
+    return tasks
+
+
 def _task_overrides(args: argparse.Namespace) -> list[str]:
     """``task=`` for one task; ``rl.tasks`` (and weights) for ``--tasks A,B``."""
     from thetaevolve.cli import CLIError
@@ -111,7 +126,7 @@ def _task_overrides(args: argparse.Namespace) -> list[str]:
         return [f"task={json.dumps(args.task)}"]
     if args.task is not None:
         raise CLIError(f"give either a task ({args.task}) or --tasks, not both")
-    tasks = [t.strip() for t in tasks_flag.split(",") if t.strip()]
+    tasks = split_tasks(tasks_flag)
     if len(tasks) < 2:
         raise CLIError(f"--tasks needs at least two comma-separated tasks, got {tasks_flag!r}")
     out = [f"task={json.dumps(tasks[0])}", f"rl.tasks={json.dumps(tasks)}"]
