@@ -1,6 +1,6 @@
 # Everything a fresh clone needs is installed by these targets; nothing by hand.
 #   make run   - set up and run the main job (offline evolution on circle_packing_26)
-#   make test  - set up (with the rl extra) and run the test suite
+#   make test  - set up (with the rl and ray extras) and run the test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -23,8 +23,8 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	# torch is pinned to the CPU build in the rl extra; install it first so that
 	# nothing else pulls a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
-	$(BIN)/python -m pip install --quiet -e ".[dev,rl]"
-	touch $(VENV)/.core-installed $@
+	$(BIN)/python -m pip install --quiet -e ".[dev,rl,ray]"
+	touch $(VENV)/.core-installed $(VENV)/.ray-installed $@
 
 system:
 	@bash scripts/setup_system.sh
@@ -39,7 +39,12 @@ run: setup
 test: setup-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: setup
+# benchmarks/ray_eval.py needs the ray extra.
+$(VENV)/.ray-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[ray]"
+	touch $@
+
+bench: setup $(VENV)/.ray-installed
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:

@@ -90,3 +90,19 @@ def test_dumped_config_round_trips(tmp_path):
     config = load_config(overrides=["seed=5", "database.num_islands=3"])
     dump_config(config, tmp_path / "config.yaml")
     assert load_config(tmp_path / "config.yaml") == config
+
+
+def test_sandbox_backend_defaults_to_local_and_accepts_ray():
+    assert load_config().sandbox.backend == "local"
+    assert load_config().sandbox.ray_address == "auto"
+    config = load_config(overrides=["sandbox.backend=ray", "sandbox.ray_address=10.0.0.5:6379"])
+    assert (config.sandbox.backend, config.sandbox.ray_address) == ("ray", "10.0.0.5:6379")
+    assert load_config(overrides=["sandbox.ray_address=ray://head:10001"]).sandbox.ray_address
+
+
+@pytest.mark.parametrize("override", ["sandbox.backend=dask", "sandbox.ray_address=headnode",
+                                      "sandbox.ray_address=head:99999"])
+def test_bad_sandbox_backend_settings_name_the_field(override):
+    with pytest.raises(ConfigError) as err:
+        load_config(overrides=[override])
+    assert override.split("=")[0] in str(err.value)

@@ -160,6 +160,29 @@ class SandboxConfig(_Section):
     # (root is exempt from the process cap); uids in use are leased with a file lock.
     uid_base: int = Field(60100, ge=1, le=(1 << 31) - 2)
     uid_count: int = Field(1000, ge=1)
+    # Where candidates run: this machine's warm pool, or a warm pool on every node of a Ray
+    # cluster (thetaevolve.sandbox.ray_backend; docs/scale-out.md). ``ray_address``: "auto"
+    # joins the cluster started with `ray start` on this machine, "local" starts a private
+    # one in-process, HOST:PORT or ray://HOST:PORT names a head.
+    backend: Literal["local", "ray"] = "local"
+    ray_address: str = "auto"
+
+    @model_validator(mode="after")
+    def _ray_address_is_an_address(self) -> "SandboxConfig":
+        if not _is_ray_address(self.ray_address):
+            raise ValueError(
+                f"sandbox.ray_address: {self.ray_address!r} is not a Ray address; use auto, "
+                "local, HOST:PORT (the head's GCS port, 6379 by default) or ray://HOST:PORT"
+            )
+        return self
+
+
+def _is_ray_address(text: str) -> bool:
+    if text in ("auto", "local"):
+        return True
+    host, sep, port = text.removeprefix("ray://").rpartition(":")
+    return bool(sep and host and port.isdigit() and 0 < int(port) < 65536
+                and all(c.isalnum() or c in ".-_[]:" for c in host))
 
 
 class PromptConfig(_Section):

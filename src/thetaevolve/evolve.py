@@ -87,6 +87,7 @@ async def evolve(
     best = session.database.best()
     display.start(gym.evaluations, best.score if best else None)
     proposer = make_proposer(session.config, session.task)
+    logged_events = _log_sandbox_events(session, 0)
     try:
         while gym.evaluations < budget:
             report = await gym.step(proposer, max_children=budget - gym.evaluations)
@@ -103,6 +104,7 @@ async def evolve(
                 wall_s=round(report.wall_s, 4),
             )
             display.update(report)
+            logged_events = _log_sandbox_events(session, logged_events)
             if on_batch is not None:
                 on_batch(report)
     finally:
@@ -111,3 +113,13 @@ async def evolve(
     summary = session.finalize()
     session.log("summary", **summary)
     return summary
+
+
+def _log_sandbox_events(session: Session, logged: int) -> int:
+    """Append the sandbox's new events (the Ray backend's node joins, losses and retries) to
+    metrics.jsonl, so a run's record says which nodes it used and lost; returns the count."""
+    events = list(getattr(session.sandbox, "events", ()))
+    for event in events[logged:]:
+        fields = {k: v for k, v in event.items() if k != "event"}
+        session.log(f"sandbox_{event['event']}", **fields)
+    return len(events)

@@ -95,9 +95,10 @@ class Gym:
         self.database = database
         self.sandbox = sandbox
         self.prompt_builder = prompt_builder
-        self._executor = ThreadPoolExecutor(
-            max_workers=config.sandbox.workers, thread_name_prefix="evaluate"
-        )
+        # A sandbox that bounds its own in-flight work (the Ray backend: one candidate per
+        # cluster slot, nodes may join) says how many callers it takes.
+        callers = getattr(sandbox, "concurrency", None) or config.sandbox.workers
+        self._executor = ThreadPoolExecutor(max_workers=callers, thread_name_prefix="evaluate")
 
     # ---- counters, all derived from the store -------------------------------------------
 

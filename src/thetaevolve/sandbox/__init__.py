@@ -13,6 +13,9 @@ RunResult), ``bwrap`` (the bubblewrap command line), ``uids`` (dedicated candida
 started as root); and, running in the worker processes with the standard library only,
 ``worker`` (protocol and collection), ``child`` (lock-down and the ``solve()`` harness) and
 ``proctree`` (memory of, and cleanup after, a candidate's processes).
+
+With ``sandbox.backend=ray``, ``make_sandbox`` returns ``ray_backend.RaySandbox`` instead:
+the same seam, with one such pool on every node of a Ray cluster (docs/scale-out.md).
 """
 
 from thetaevolve.sandbox.runner import make_sandbox

@@ -22,13 +22,18 @@ import sys
 import tempfile
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from thetaevolve.config import SandboxConfig
+from thetaevolve.errors import UserError
 from thetaevolve.sandbox.bwrap import bwrap_command, resolve_use_bwrap
 from thetaevolve.sandbox.results import to_run_result
 from thetaevolve.sandbox.uids import UidLease, acquire_uid
 from thetaevolve.tasks.base import ENTRY_POINT, Task
 from thetaevolve.types import Outcome, RunResult
+
+if TYPE_CHECKING:
+    from thetaevolve.sandbox.ray_backend import RaySandbox
 
 log = logging.getLogger("thetaevolve.sandbox")
 
@@ -486,6 +491,16 @@ class Sandbox:
                 pass
 
 
-def make_sandbox(task: Task, config: SandboxConfig) -> Sandbox:
-    """The sandbox for ``task`` under ``config`` (see thetaevolve.sandbox)."""
+def make_sandbox(task: Task, config: SandboxConfig) -> "Sandbox | RaySandbox":
+    """The sandbox for ``task`` under ``config`` (see thetaevolve.sandbox): this machine's
+    pool, or with ``backend=ray`` one pool per node of a Ray cluster (Ray imported only then)."""
+    if config.backend == "ray":
+        try:
+            from thetaevolve.sandbox.ray_backend import RaySandbox
+        except ImportError as exc:
+            raise UserError(
+                f"sandbox.backend=ray needs Ray ({exc}); install the extra with "
+                "`pip install 'thetaevolve[ray]'`, or use sandbox.backend=local"
+            ) from None
+        return RaySandbox(task, config)
     return Sandbox(task, config)
