@@ -5,32 +5,47 @@
 # the filesystem. Without it the sandbox still runs (rlimits, own session, empty environment,
 # private directory, its own uid when started as root) and says so once at startup.
 #
+# chromium (Debian's) is the browser the dashboard's tests drive through Playwright; no browser
+# is ever downloaded. Without it those tests are skipped, saying why.
+#
 # This script never fails the setup: a missing package is a warning, not an error.
 set -u
 
 warn() { printf 'setup_system: WARNING: %s\n' "$*" >&2; }
 
-if command -v bwrap >/dev/null 2>&1; then
-    echo "setup_system: bubblewrap present ($(bwrap --version 2>/dev/null || echo 'version unknown'))"
-    exit 0
-fi
+APT_UPDATED=0
 
-if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup_system: installing bubblewrap with apt-get"
-    if { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; } >/dev/null 2>&1 \
-        && command -v bwrap >/dev/null 2>&1; then
-        echo "setup_system: bubblewrap installed ($(bwrap --version 2>/dev/null))"
-        exit 0
+# ensure COMMAND PACKAGE WHAT-IT-IS-FOR: install PACKAGE with apt-get when COMMAND is missing.
+ensure() {
+    local command=$1 package=$2 purpose=$3
+    if command -v "$command" >/dev/null 2>&1; then
+        echo "setup_system: $package present ($("$command" --version 2>/dev/null | head -n 1 || echo 'version unknown'))"
+        return 0
     fi
-    warn "apt-get could not install bubblewrap; the sandbox will run without it (weaker isolation)."
-    exit 0
-fi
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "setup_system: installing $package with apt-get"
+        if [ "$APT_UPDATED" -eq 0 ]; then
+            apt-get update -qq >/dev/null 2>&1 && APT_UPDATED=1
+        fi
+        if DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" \
+                >/dev/null 2>&1 && command -v "$command" >/dev/null 2>&1; then
+            echo "setup_system: $package installed ($("$command" --version 2>/dev/null | head -n 1))"
+            return 0
+        fi
+        warn "apt-get could not install $package; $purpose"
+        return 0
+    fi
+    if [ "$(id -u)" -ne 0 ]; then
+        warn "$package is not installed and this is not root; $purpose"
+        warn "Install it with: sudo apt-get install $package"
+    else
+        warn "$package is not installed and apt-get is unavailable; $purpose"
+    fi
+    return 0
+}
 
-if [ "$(id -u)" -ne 0 ]; then
-    warn "bubblewrap (bwrap) is not installed and this is not root. The sandbox will run without it"
-    warn "(no network or filesystem isolation). Install it with: sudo apt-get install bubblewrap"
-else
-    warn "bubblewrap (bwrap) is not installed and apt-get is unavailable. The sandbox will run"
-    warn "without it (no network or filesystem isolation). Install bubblewrap with your package manager."
-fi
+ensure bwrap bubblewrap \
+    "the sandbox will run without it (no network or filesystem isolation)."
+ensure chromium chromium \
+    "the dashboard's browser tests will be skipped (they need a real Chromium)."
 exit 0

@@ -15,6 +15,9 @@ from typing import Any, Sequence
 
 from thetaevolve import __version__
 from thetaevolve.config import ConfigError, flag_overrides, load_config
+from thetaevolve.dashboard.command import add_flag as add_dashboard_flag
+from thetaevolve.dashboard.command import beside_run
+from thetaevolve.dashboard.command import register as register_dashboard
 from thetaevolve.errors import UserError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -141,7 +144,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     _task(config.task)
     session = Session.create(config, Path(config.run_dir) if config.run_dir else None)
     print(f"run directory: {session.run_dir}", file=sys.stderr)
-    return _evolve(session, config.budget, args.quiet)
+    with beside_run(session.run_dir, args.dashboard):
+        return _evolve(session, config.budget, args.quiet)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -158,7 +162,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
                        f"itself: `thetaevolve resume {run_dir.parent.parent}`")
     overrides = [f"budget={args.budget}"] if args.budget is not None else []
     session = Session.resume(run_dir, overrides)
-    return _evolve(session, session.config.budget, args.quiet)
+    with beside_run(run_dir, args.dashboard):
+        return _evolve(session, session.config.budget, args.quiet)
 
 
 def _evolve(session: Any, budget: int, quiet: bool) -> int:
@@ -303,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--run-dir", default=None)
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    add_dashboard_flag(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("resume", help="continue a stopped or killed run")
@@ -312,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=None,
                    help="training runs only: the run's total number of RL steps")
     p.add_argument("--quiet", action="store_true")
+    add_dashboard_flag(p)
     p.set_defaults(func=cmd_resume)
 
     p = sub.add_parser("show", help="print a run's summary (also for a killed run)")
@@ -328,6 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", default="compare.png", help="where to write the plot")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_compare)
+
+    register_dashboard(sub)
 
     try:
         from thetaevolve.rl.cli import register

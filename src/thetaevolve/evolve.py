@@ -102,6 +102,7 @@ async def evolve(
                 mean_reward=round(report.mean_reward, 6),
                 outcomes=report.outcome_counts(),
                 wall_s=round(report.wall_s, 4),
+                **_usage_so_far(session),
             )
             display.update(report)
             logged_events = _log_sandbox_events(session, logged_events)
@@ -113,6 +114,14 @@ async def evolve(
     summary = session.finalize()
     session.log("summary", **summary)
     return summary
+
+
+def _usage_so_far(session: Session) -> dict[str, Any]:
+    """The run's LLM totals after this batch, so progress can be drawn against tokens and
+    dollars later (the store keeps only the latest totals)."""
+    usage = session.database.get_meta("usage") or {}
+    tokens = int(usage.get("tokens_in", 0)) + int(usage.get("tokens_out", 0))
+    return {"tokens": tokens, "cost_usd": usage.get("cost_usd")}
 
 
 def _log_sandbox_events(session: Session, logged: int) -> int:
