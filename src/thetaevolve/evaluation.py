@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from thetaevolve.errors import UserError
 from thetaevolve.tasks.base import Task
 from thetaevolve.types import Evaluation, Outcome, RunResult
 
 _STDERR_KEEP = 4000  # the tail of stderr kept with the program (shown to the model on failure)
+
+
+class VerifierError(UserError):
+    """The problem's own verifier failed on a solution (not the solution's fault).
+
+    Raised by a task's ``verify`` when it cannot reach a verdict at all: it raised an
+    unexpected exception, hung past its deadline, ran out of memory, or returned something
+    that is not a finite number. ``judge`` records the candidate as ``verifier_error``;
+    anywhere else (``thetaevolve verify``) it is a user-facing error: the problem needs fixing.
+    """
 
 
 def judge(task: Task, run: RunResult, tol: float = 0.0) -> Evaluation:
@@ -20,20 +31,22 @@ def judge(task: Task, run: RunResult, tol: float = 0.0) -> Evaluation:
     try:
         verdict = task.verify(run.solution, tol=tol)
     except Exception as exc:  # a verifier bug must not take the run down
+        reason = str(exc) if isinstance(exc, VerifierError) else (
+            f"the verifier raised {type(exc).__name__}: {exc}")
         return Evaluation(
-            outcome=Outcome.INVALID_SOLUTION, score=None,
-            detail=f"verifier error: {type(exc).__name__}: {exc}", solution=run.solution,
+            outcome=Outcome.VERIFIER_ERROR, score=None, detail=reason, solution=run.solution,
             stderr=stderr, runtime_s=run.runtime_s,
         )
     if not verdict.valid or verdict.score is None:
         return Evaluation(
             outcome=Outcome.INVALID_SOLUTION, score=None, detail=verdict.reason,
             solution=run.solution, stderr=stderr, runtime_s=run.runtime_s,
+            feedback=verdict.feedback,
         )
     metrics = {"score": verdict.score, "runtime_s": run.runtime_s, **verdict.metrics}
     if verdict.error_bound is not None:
         metrics["error_bound"] = verdict.error_bound
     return Evaluation(
         outcome=Outcome.OK, score=verdict.score, solution=run.solution, metrics=metrics,
-        stderr=stderr, runtime_s=run.runtime_s,
+        stderr=stderr, runtime_s=run.runtime_s, feedback=verdict.feedback,
     )

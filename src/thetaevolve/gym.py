@@ -24,11 +24,12 @@ from thetaevolve.database import ChildDraft, ParentSample, ProgramRecord
 from thetaevolve.edits import apply_response
 from thetaevolve.evaluation import judge
 from thetaevolve.normalize import code_hash
+from thetaevolve.problems.verifier_guard import VerifierBrokenError, VerifierStreak
 from thetaevolve.proposers.base import Prompt, Proposer, Response
 from thetaevolve.proposers.usage import UsageTotals
 from thetaevolve.rewards import compute_reward
 from thetaevolve.tasks.base import Task
-from thetaevolve.types import Evaluation, Outcome, RunResult, Solution
+from thetaevolve.types import FEEDBACK_METRIC, Evaluation, Outcome, RunResult, Solution
 
 INITIAL_ITERATION = 0
 
@@ -99,6 +100,7 @@ class Gym:
         # cluster slot, nodes may join) says how many callers it takes.
         callers = getattr(sandbox, "concurrency", None) or config.sandbox.workers
         self._executor = ThreadPoolExecutor(max_workers=callers, thread_name_prefix="evaluate")
+        self._verifier_streak = VerifierStreak(run_dir=config.run_dir)
 
     # ---- counters, all derived from the store -------------------------------------------
 
@@ -138,9 +140,15 @@ class Gym:
             parent_id=None, code=code, code_hash=code_hash(code), outcome=evaluation.outcome,
             score=evaluation.score,
             fitness=None if evaluation.score is None else self.task.fitness(evaluation.score),
-            reward=reward, iteration=INITIAL_ITERATION, metrics=dict(evaluation.metrics),
+            reward=reward, iteration=INITIAL_ITERATION, metrics=_metrics(evaluation),
             detail=_failure_detail(evaluation),
         )
+        if evaluation.outcome is Outcome.VERIFIER_ERROR:
+            raise VerifierBrokenError(
+                f"the problem's verify failed on the initial program of {self.task.name} "
+                f"({evaluation.detail}); nothing was evolved: fix verify and continue with "
+                f"`thetaevolve resume {self.config.run_dir or 'RUN_DIR'} --allow-problem-change`"
+            )
         if evaluation.outcome is not Outcome.OK:
             raise RuntimeError(
                 f"the initial program of task {self.task.name} failed in the sandbox "
@@ -248,7 +256,10 @@ class Gym:
             "wall_seconds": float(self.database.get_meta("wall_seconds") or 0.0) + wall_s,
             **(meta or {}),
         }
-        return self.database.commit(drafts, meta=totals)
+        records = self.database.commit(drafts, meta=totals)
+        # After the commit, so that a run stopped for a broken verify keeps this batch.
+        self._verifier_streak.observe((d.outcome, d.detail) for d in drafts)
+        return records
 
     async def step(self, proposer: Proposer, max_children: int | None = None) -> BatchReport:
         """One batch with a proposer: draw, propose, score, commit.
@@ -334,7 +345,7 @@ class Gym:
         if evaluation is not None:
             outcome, score = evaluation.outcome, evaluation.score
             detail = _failure_detail(evaluation)
-            metrics: dict[str, Any] = dict(evaluation.metrics)
+            metrics: dict[str, Any] = _metrics(evaluation)
         else:
             outcome, score, detail, metrics = plan.outcome or Outcome.NO_DIFF, None, plan.detail, {}
         reward = compute_reward(self.task, self.config.gym, outcome, score, parent.score,
@@ -354,10 +365,12 @@ class Gym:
 
     async def _evaluate(self, code: str) -> Evaluation:
         loop = asyncio.get_running_loop()
-        run = await loop.run_in_executor(
-            self._executor, self.sandbox.run, code, self.config.sandbox.timeout_s
-        )
-        return judge(self.task, run)
+        # The verdict is reached in the worker thread too: a problem's own verify may take
+        # seconds, and the event loop must keep serving the model meanwhile.
+        return await loop.run_in_executor(self._executor, self._run_and_judge, code)
+
+    def _run_and_judge(self, code: str) -> Evaluation:
+        return judge(self.task, self.sandbox.run(code, self.config.sandbox.timeout_s))
 
 
 @dataclass(frozen=True)
@@ -372,6 +385,15 @@ class _Plan:
     @property
     def needs_run(self) -> bool:
         return self.code is not None
+
+
+def _metrics(evaluation: Evaluation) -> dict[str, Any]:
+    """What the store keeps of an evaluation; the problem's feedback rides along as a text
+    metric (``FEEDBACK_METRIC``) so that the prompts of this program's children show it."""
+    metrics: dict[str, Any] = dict(evaluation.metrics)
+    if evaluation.feedback:
+        metrics[FEEDBACK_METRIC] = evaluation.feedback
+    return metrics
 
 
 def _failure_detail(evaluation: Evaluation) -> str:

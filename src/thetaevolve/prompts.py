@@ -25,7 +25,7 @@ from thetaevolve.config import PromptConfig
 from thetaevolve.database.records import ParentSample, ProgramRecord
 from thetaevolve.proposers.base import Prompt
 from thetaevolve.tasks.base import Task
-from thetaevolve.types import Outcome
+from thetaevolve.types import FEEDBACK_METRIC, Outcome
 
 TEMPLATE_NAMES = (
     "system",
@@ -34,11 +34,13 @@ TEMPLATE_NAMES = (
     "other_programs",
     "history",
     "errors",
+    "feedback",
     "diff_instructions",
     "rewrite_instructions",
 )
 MAX_ERROR_CHARS = 4000  # the tail of the parent's output is where the traceback is
 MAX_HISTORY = 8
+MAX_FEEDBACK_CHARS = 4000
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\}")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
@@ -128,7 +130,7 @@ def metrics_line(record: ProgramRecord) -> str:
     if record.score is not None:
         parts.append(f"score: {format_value(record.score)}")
     for name, value in record.metrics.items():
-        if name == "score" or isinstance(value, (dict, list, tuple)):
+        if name in ("score", FEEDBACK_METRIC) or isinstance(value, (dict, list, tuple)):
             continue
         parts.append(f"{name}: {format_value(value)}")
     return "; ".join(parts) if parts else "no metrics"
@@ -189,6 +191,7 @@ class PromptBuilder:
             evolution_history=self._history(sample),
             current_program=self._program(sample.parent, "Current Program"),
             parent_errors=self._errors(sample.parent),
+            parent_feedback=self._feedback(sample.parent),
             edit_instructions=fill(
                 self.templates[f"{self.edit_mode}_instructions"], self.variables
             ).strip(),
@@ -232,6 +235,13 @@ class PromptBuilder:
                 ]
                 parts.append(fill(self.templates["history"], {"history": "\n".join(lines)}).strip())
         return "\n\n".join(p for p in parts if p)
+
+    def _feedback(self, record: ProgramRecord) -> str:
+        text = record.metrics.get(FEEDBACK_METRIC)
+        if not isinstance(text, str) or not text.strip():
+            return ""
+        shown = clean_output(text, MAX_FEEDBACK_CHARS)
+        return fill(self.templates["feedback"], {"feedback": shown}).strip()
 
     def _errors(self, record: ProgramRecord) -> str:
         if not self.config.include_parent_errors or not record.detail.strip():

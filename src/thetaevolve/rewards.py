@@ -30,7 +30,9 @@ def failure_penalty(outcome: Outcome, config: GymConfig) -> float:
         return config.penalty_no_diff
     if outcome in (Outcome.NO_CHANGE, Outcome.DUPLICATE):
         return config.penalty_no_change
-    if outcome is Outcome.INVALID_SOLUTION:
+    if outcome in (Outcome.INVALID_SOLUTION, Outcome.VERIFIER_ERROR):
+        # A verify that broke on this data is the problem's fault, so it costs no more
+        # than data the verifier rejected.
         return config.penalty_invalid
     if outcome is Outcome.LLM_ERROR:
         return config.penalty_llm_error

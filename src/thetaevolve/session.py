@@ -8,6 +8,8 @@ Layout of a run directory:
     best_program.py       the best program so far
     best_solution.json    its solution data, as the verifier accepted it
     summary.json          the run summary (rewritten at the end and by `thetaevolve show`)
+    problem.json          where the problem came from, and the hashes of its files
+    problem/              a copy of the problem's files (path problems): resume and show use it
     progress.png          best score against candidates evaluated
     solution.png          a picture of the best solution (tasks that have one)
 
@@ -30,11 +32,14 @@ from typing import Any
 from thetaevolve import __version__
 from thetaevolve.config import ConfigError, RunConfig, dump_config, load_config
 from thetaevolve.database.store import ProgramDatabase
+from thetaevolve.evaluation import VerifierError
 from thetaevolve.gym import Gym
+from thetaevolve.problems import provenance
+from thetaevolve.problems.registry import resolve_problem
 from thetaevolve.prompts import PromptBuilder
 from thetaevolve.proposers.usage import UsageTotals
 from thetaevolve.sandbox import make_sandbox
-from thetaevolve.tasks import Task, get_task
+from thetaevolve.tasks import Task
 from thetaevolve.types import Outcome, Solution
 
 RUN_MARKER = "run.json"
@@ -103,10 +108,16 @@ class Session:
     # ---- opening ----------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, config: RunConfig, run_dir: Path | None = None, kind: str = "evolve") -> "Session":
-        """Start a new run in a new (or empty) directory."""
-        task = get_task(config.task)  # fail on a bad task name before creating anything
-        run_dir = Path(run_dir or config.run_dir or default_run_dir(config.task))
+    def create(
+        cls, config: RunConfig, run_dir: Path | None = None, kind: str = "evolve",
+        task: Task | None = None,
+    ) -> "Session":
+        """Start a new run in a new (or empty) directory. ``task``: the problem already
+        resolved from ``config.task`` (by the CLI, with options the name cannot carry)."""
+        if task is None:
+            task = resolve_problem(config.task)  # a bad problem fails before anything exists
+        provenance.check_recordable(task)
+        run_dir = Path(run_dir or config.run_dir or default_run_dir(task.name))
         if (run_dir / RUN_MARKER).exists():
             raise RunDirError(
                 f"{run_dir} already holds a run; continue it with `thetaevolve resume {run_dir}` "
@@ -131,11 +142,17 @@ class Session:
                 "thetaevolve": __version__,
             },
         )
+        provenance.record_problem(run_dir, task)
         return cls._open(run_dir, kind, config, task)
 
     @classmethod
-    def resume(cls, run_dir: Path, overrides: list[str] | None = None) -> "Session":
-        """Reopen a run; ``overrides`` (k=v) change settings such as the budget."""
+    def resume(
+        cls, run_dir: Path, overrides: list[str] | None = None, *,
+        allow_problem_change: bool = False,
+    ) -> "Session":
+        """Reopen a run; ``overrides`` (k=v) change settings such as the budget. The problem
+        comes from the run's own copy; a changed original is refused unless
+        ``allow_problem_change``."""
         marker = read_marker(run_dir)
         try:
             config = load_config(run_dir / CONFIG_FILE, overrides=overrides)
@@ -143,9 +160,11 @@ class Session:
             raise RunDirError(f"{run_dir / CONFIG_FILE}: {exc}") from None
         if config.task != marker.get("task"):
             raise RunDirError(f"{run_dir}: config.yaml and run.json name different tasks")
+        task = provenance.open_run_problem(run_dir, config.task,
+                                           allow_change=allow_problem_change)
         if overrides:
             dump_config(config, run_dir / CONFIG_FILE)
-        return cls._open(run_dir, str(marker.get("kind", "evolve")), config, get_task(config.task))
+        return cls._open(run_dir, str(marker.get("kind", "evolve")), config, task)
 
     @classmethod
     def _open(cls, run_dir: Path, kind: str, config: RunConfig, task: Task) -> "Session":
@@ -154,6 +173,7 @@ class Session:
             sandbox = make_sandbox(task, config.sandbox)
         except Exception:
             database.close()
+            task.close()
             raise
         builder = PromptBuilder(
             task, config.prompt, edit_mode=config.llm.edit_mode, lineage=database.lineage
@@ -167,6 +187,7 @@ class Session:
         if close is not None:
             close()
         self.database.close()
+        self.task.close()
 
     def __enter__(self) -> "Session":
         return self
@@ -239,8 +260,11 @@ def summarize(run_dir: Path, database: ProgramDatabase, task: Task) -> dict[str,
     solution = _read_solution(run_dir)
     best_valid = False
     if solution is not None and best is not None:
-        verdict = task.verify(solution, tol=0.0)
-        best_valid = bool(verdict.valid and verdict.score is not None
+        try:
+            verdict = task.verify(solution, tol=0.0)
+        except VerifierError:  # a broken verify cannot vouch for the best solution
+            verdict = None
+        best_valid = verdict is not None and bool(verdict.valid and verdict.score is not None
                           and math.isclose(verdict.score, best.score or 0.0, rel_tol=1e-12))
     usage = UsageTotals.from_dict(database.get_meta("usage")).to_dict()
     failures = {k: v for k, v in sorted(counts.items()) if k != Outcome.OK.value and v > 0}
@@ -250,6 +274,7 @@ def summarize(run_dir: Path, database: ProgramDatabase, task: Task) -> dict[str,
         "task": task.name,
         "kind": marker.get("kind", "evolve"),
         "direction": task.direction,
+        "score_trust": task.score_trust,
         "initial_score": _clean(initial.score) if initial else None,
         "best_score": _clean(best.score) if best else None,
         "best_valid": best_valid,

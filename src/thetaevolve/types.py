@@ -13,6 +13,9 @@ from typing import Any
 Solution = dict[str, Any]
 """A task's solution as plain JSON-like data (e.g. ``{"circles": [[x, y, r], ...]}``)."""
 
+FEEDBACK_METRIC = "feedback"
+"""The stored metric that carries an evaluation's feedback text into its children's prompts."""
+
 
 class Outcome(str, enum.Enum):
     """What happened to one proposal. ``OK`` is the only success.
@@ -40,6 +43,10 @@ class Outcome(str, enum.Enum):
     MALFORMED_OUTPUT = "malformed_output"  # handed back something that is not parseable data
     # The trusted verifier.
     INVALID_SOLUTION = "invalid_solution"
+    # The problem's own verify failed (raised an unexpected exception, hung past its
+    # deadline, ran out of memory, returned no finite number): the problem's fault, not
+    # the candidate's, but the candidate did run.
+    VERIFIER_ERROR = "verifier_error"
 
     @property
     def is_failure(self) -> bool:
@@ -59,6 +66,7 @@ _EVALUATED = {
     Outcome.NO_OUTPUT,
     Outcome.MALFORMED_OUTPUT,
     Outcome.INVALID_SOLUTION,
+    Outcome.VERIFIER_ERROR,
 }
 
 
@@ -79,6 +87,7 @@ class Verdict:
     tolerance: float = 0.0
     error_bound: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    feedback: str = ""  # the problem's own words about this solution, for the next prompt
 
     @staticmethod
     def invalid(reason: str, tolerance: float = 0.0) -> "Verdict":
@@ -109,3 +118,4 @@ class Evaluation:
     metrics: dict[str, float] = field(default_factory=dict)
     stderr: str = ""
     runtime_s: float = 0.0
+    feedback: str = ""  # shown in the prompt of this program's children

@@ -3,7 +3,9 @@
 ``make_proposer(config, task)`` picks one from ``llm.kind``:
 - ``offline``: the offline mutator (no model; the default);
 - ``openai``: any OpenAI-compatible endpoint (``openai_client.OpenAIProposer``);
-- ``vllm``: an in-process vLLM engine (the ``vllm`` extra; ``vllm_local.VLLMProposer``).
+- ``vllm``: an in-process vLLM engine (the ``vllm`` extra; ``vllm_local.VLLMProposer``);
+- ``transformers``: an in-process Transformers model on the CPU or a GPU
+  (``transformers_local.TransformersProposer``).
 Imports are deferred so that choosing one never loads another's dependencies.
 """
 
@@ -36,4 +38,8 @@ def make_proposer(config: "RunConfig", task: "Task | None" = None) -> Proposer:
         from thetaevolve.proposers.vllm_local import VLLMProposer
 
         return VLLMProposer(config.llm, seed=config.seed)
-    raise ValueError(f"llm.kind must be offline, openai or vllm, got {kind!r}")
+    if kind == "transformers":
+        from thetaevolve.proposers.transformers_local import TransformersProposer
+
+        return TransformersProposer(config.llm, seed=config.seed)
+    raise ValueError(f"llm.kind must be offline, openai, vllm or transformers, got {kind!r}")

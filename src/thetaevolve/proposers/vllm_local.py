@@ -43,7 +43,11 @@ class VLLMProposer:
         self.seed = seed
         self._vllm = _import_vllm()
         options = {"seed": seed, **config.vllm_options}
-        self.engine = engine if engine is not None else self._vllm.LLM(model=config.model, **options)
+        if engine is None:
+            from thetaevolve.models.bundled import resolve_model
+
+            engine = self._vllm.LLM(model=resolve_model(config.model), **options)
+        self.engine = engine
         self._lock = threading.Lock()  # one generation at a time, even after a deadline
         self._batches = 0
 

@@ -171,8 +171,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = training_config(args)
     for name in config.rl.tasks or [config.task]:
-        _task(name)
+        _task(name).close()  # a bad problem fails here, before any run directory exists
     _require_rl_extra()
+    from thetaevolve.models.bundled import check_available
+
+    check_available(config.rl.model)
     from thetaevolve.rl.train import run_training
 
     run_dir = Path(config.run_dir) if config.run_dir else None
@@ -190,7 +193,8 @@ def resume_training(run_dir: Path, args: argparse.Namespace) -> int:
 
     steps = getattr(args, "steps", None)
     summary = run_training(None, Path(run_dir), resume=True, steps=steps,
-                           quiet=getattr(args, "quiet", False))
+                           quiet=getattr(args, "quiet", False),
+                           allow_problem_change=getattr(args, "allow_problem_change", False))
     _report(summary, getattr(args, "quiet", False))
     return EXIT_OK
 

@@ -58,6 +58,9 @@ SHAPES: dict[str, RandomShape] = {
                          intermediate_size=768),
     "0.5b": RandomShape(vocab_size=4000, hidden_size=1024, layers=24, heads=16, kv_heads=2,
                         intermediate_size=5632),
+    # Qwen2.5-1.5B's body (28 layers, 1536 wide, GQA 12/2), for the GPU check.
+    "1.5b": RandomShape(vocab_size=4000, hidden_size=1536, layers=28, heads=12, kv_heads=2,
+                        intermediate_size=8960),
 }
 assert set(SHAPES) == set(RANDOM_MODEL_SIZES)
 
@@ -136,6 +139,9 @@ def load_pretrained(
     With ``HF_HUB_OFFLINE=1`` a hub id resolves from the local cache only (a clear error
     if it is missing there).
     """
+    from thetaevolve.models.bundled import resolve_model
+
+    spec = resolve_model(spec)  # a bundled name (smollm2-135m) becomes its converted folder
     where = Path(spec).expanduser()
     source = str(where) if where.exists() else spec
     if where.exists() and not (where / "config.json").exists():
@@ -155,6 +161,11 @@ def load_pretrained(
         tokenizer.pad_token = tokenizer.eos_token
     if tokenizer.chat_template is None:
         tokenizer.chat_template = CHAT_TEMPLATE
+    from thetaevolve.models.chat import prepare_for_generation
+
+    # A real model's end of turn (<|im_end|>, <|eot_id|>, ...) is often not its eos token:
+    # every one of them stops generation, and TRL counts a completion ending there as done.
+    prepare_for_generation(tokenizer, model)
     return model, tokenizer
 
 

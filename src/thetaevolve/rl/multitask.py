@@ -373,14 +373,16 @@ def task_summaries(run_dir: Path) -> dict[str, dict[str, Any]]:
     """Each task's run summary (read-only), keyed by its folder name, for `show`."""
     from thetaevolve.database.store import ProgramDatabase
     from thetaevolve.session import STORE_FILE, summarize
-    from thetaevolve.tasks import get_task
+    from thetaevolve.problems.provenance import open_run_problem
 
     out = {}
     for task_run in read_task_runs(run_dir):
         config = load_config(task_run / CONFIG_FILE)
         database = ProgramDatabase.open(task_run / STORE_FILE, config.database, read_only=True)
+        task = open_run_problem(task_run, config.task, check_changes=False)
         try:
-            out[task_run.name] = summarize(task_run, database, get_task(config.task))
+            out[task_run.name] = summarize(task_run, database, task)
         finally:
             database.close()
+            task.close()
     return out

@@ -16,7 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # Built-in model specs: a randomly initialised model plus an in-memory tokenizer, no download.
-RANDOM_MODEL_SIZES = ("tiny", "small", "0.5b")
+RANDOM_MODEL_SIZES = ("tiny", "small", "0.5b", "1.5b")
 RANDOM_PREFIX = "random:"
 
 

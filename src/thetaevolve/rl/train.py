@@ -109,7 +109,9 @@ def reference_policy(
     if rl.kl_coef == 0.0:
         return None
     if not is_random_spec(rl.model):
-        return rl.model
+        from thetaevolve.models.bundled import resolve_model
+
+        return resolve_model(rl.model)
     # A random policy exists only in memory: keep a copy of the initial one. A resumed run
     # finds the copy its first session wrote.
     folder = output_dir / REFERENCE_DIR
@@ -244,6 +246,7 @@ def run_training(
     resume: bool = False,
     steps: int | None = None,
     quiet: bool = False,
+    allow_problem_change: bool = False,
 ) -> dict[str, Any] | None:
     """Start (or, with ``resume``, continue) a training run; rank 0 returns the summary.
 
@@ -259,7 +262,7 @@ def run_training(
     setup: Any = None
     if channel.is_root:
         try:
-            session, setup = _open_session(config, run_dir, resume, steps)
+            session, setup = _open_session(config, run_dir, resume, steps, allow_problem_change)
         except Exception as exc:
             channel.broadcast(f"{type(exc).__name__}: {exc}")
             raise
@@ -309,7 +312,8 @@ def _keeper(session: Any, total_steps: int, quiet: bool) -> Callable[[CommitInfo
 
 
 def _open_session(
-    config: Any | None, run_dir: Path | None, resume: bool, steps: int | None
+    config: Any | None, run_dir: Path | None, resume: bool, steps: int | None,
+    allow_problem_change: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
     from thetaevolve.rl.multitask import MultiTaskSession, is_multitask_dir
     from thetaevolve.session import Session
@@ -329,7 +333,7 @@ def _open_session(
         if run_dir is None:
             raise ValueError("resuming needs the run directory")
         overrides = [f"rl.steps={steps}"] if steps is not None else None
-        session = Session.resume(run_dir, overrides)
+        session = Session.resume(run_dir, overrides, allow_problem_change=allow_problem_change)
         if session.kind != "train":
             session.close()
             raise ValueError(f"{run_dir} is an inference run; continue it with `thetaevolve resume`")

@@ -154,11 +154,22 @@ class GymGRPOTrainer(GRPOTrainer):
     baseline through the same pipeline).
     """
 
-    def __init__(self, *args: Any, coordinator: StepCoordinator, rl: RLConfig | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, *args: Any, coordinator: StepCoordinator, prompt_limit: int | None = None,
+                 rl: RLConfig | None = None, **kwargs: Any) -> None:
         self.coordinator = coordinator
+        self.prompt_limit = prompt_limit  # prompt tokens that fit the context (None: no cut)
         self.rl = rl or RLConfig()
         super().__init__(*args, **kwargs)
+
+    def _tokenize_prompts(self, prompts: list):  # type: ignore[override]
+        # TRL 1.x no longer truncates prompts: a prompt longer than the context leaves
+        # the completion no room. Cut each one to fit, keeping both ends (models.chat).
+        prompt_ids, images, fields = super()._tokenize_prompts(prompts)
+        if self.prompt_limit is not None:
+            from thetaevolve.models.chat import fit_prompt
+
+            prompt_ids = [fit_prompt(list(ids), self.prompt_limit)[0] for ids in prompt_ids]
+        return prompt_ids, images, fields
 
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
         training = self.model.training
@@ -246,9 +257,12 @@ def build_trainer(
     seed: int,
     callbacks: list[Any] | None = None,
 ) -> GymGRPOTrainer:
+    from thetaevolve.models.chat import context_length, prompt_budget
+
     args = grpo_config(rl, output_dir, coordinator.channel.world_size, seed)
     reward = make_reward_function(coordinator, eos_token_ids(tokenizer, model), rl.max_new_tokens)
     return GymGRPOTrainer(
+        prompt_limit=prompt_budget(context_length(model, tokenizer), rl.max_new_tokens),
         model=model,
         reward_funcs=[reward],
         args=args,

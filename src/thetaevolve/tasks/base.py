@@ -62,6 +62,10 @@ class Task(abc.ABC):
     # A theorem no valid solution can beat (e.g. C1 >= 1.28); a verifier that finds a
     # score beyond it reports a verifier or data error instead of a record.
     proven_bound: KnownBound | None = None
+    # "verified": the score is recomputed from the candidate's data by a trusted verifier
+    # (built-in and native problems). "evaluator-reported": the score is what an evaluator
+    # running beside the candidate said, which the candidate can forge.
+    score_trust: str = "verified"
 
     def template_variables(self) -> dict[str, object]:
         """Values for ``{name}`` placeholders in prompt templates (e.g. the circle count)."""
@@ -124,3 +128,6 @@ class Task(abc.ABC):
     def plot_solution(self, solution: Solution, path: Path) -> bool:
         """Draw a picture of a solution; returns False when the task has no picture."""
         return False
+
+    def close(self) -> None:
+        """Release what the task holds (a native problem's verifier processes)."""
