@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -40,3 +41,19 @@ def test_a_checkpoint_loads_with_the_auto_classes_and_generates(tmp_path):
     generated = model.generate(**ids, max_new_tokens=4, min_new_tokens=4, do_sample=False,
                                pad_token_id=tokenizer.pad_token_id)
     assert generated.shape[1] == ids["input_ids"].shape[1] + 4
+
+
+def test_run_on_another_task_with_the_checkpoint_as_its_model(tmp_path, capsys):
+    # ThetaEvolve's transfer protocol: train on one task, run inference on another.
+    from thetaevolve.cli import main
+
+    rl = RLConfig(steps=1, batch_size=2, samples_per_prompt=2, micro_batch_size=4,
+                  max_new_tokens=8, checkpoint_every=1, keep_checkpoints=1)
+    train_on_gym(SyntheticGym(reward="random"), rl, tmp_path / "ckpt")
+    checkpoint = latest_checkpoint(tmp_path / "ckpt")
+    run_dir = tmp_path / "transfer"
+    assert main(["run", "hadamard_29", "--llm", "transformers", "--model", str(checkpoint),
+                 "--budget", "4", "--batch-size", "2", "--samples-per-prompt", "2",
+                 "--set", "llm.max_tokens=8", "--run-dir", str(run_dir), "--quiet"]) == 0
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["evaluations"] == 4 and summary["llm"]["calls"] == 2
