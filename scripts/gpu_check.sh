@@ -176,3 +176,9 @@ print(json.dumps({
     **figures,
 }))
 PY
+
+# GRPO vs TTT-Discover's entropic objective, a few steps each at one budget (issue 17);
+# COMPARE_OBJECTIVES=0 skips it. Its knobs are in the script's docstring.
+if [ "${COMPARE_OBJECTIVES:-1}" != 0 ]; then
+    "$PYTHON" scripts/gpu_compare_objectives.py
+fi

@@ -25,6 +25,7 @@ from thetaevolve.errors import UserError
 from thetaevolve.signals import EXIT_TERMINATED, Terminated, terminate_as_interrupt, was_terminated
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+SAMPLERS = ("islands", "puct", "initial")  # database.sampler
 TASK_HELP = "a task name (`thetaevolve tasks`), an installed problem, or a problem folder / .py file"
 
 
@@ -158,6 +159,7 @@ _FLAG_FOR_KEY = {
     "task": "the TASK argument", "llm.kind": "--llm", "llm.base_url": "--base-url",
     "llm.model": "--model", "budget": "--budget", "gym.batch_size": "--batch-size",
     "gym.samples_per_prompt": "--samples-per-prompt", "seed": "--seed", "run_dir": "--run-dir",
+    "database.sampler": "--sampler",
 }
 
 
@@ -169,7 +171,7 @@ def _run_overrides(args: argparse.Namespace) -> list[str]:
         ("llm.kind", args.llm), ("llm.base_url", args.base_url), ("llm.model", args.model),
         ("budget", args.budget), ("gym.batch_size", args.batch_size),
         ("gym.samples_per_prompt", args.samples_per_prompt), ("seed", args.seed),
-        ("run_dir", args.run_dir),
+        ("run_dir", args.run_dir), ("database.sampler", getattr(args, "sampler", None)),
     ]
     given = {"task"} | {key for key, value in pairs if value is not None}
     for text in overrides:
@@ -209,7 +211,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     run_dir = Path(args.run_dir)
     marker = read_marker(run_dir)
-    if marker.get("kind") == "train":
+    if marker.get("kind") == "train-task":
+        raise CLIError(f"{run_dir} is one task of a multi-task training run; resume the run "
+                       f"itself: `thetaevolve resume {run_dir.parent.parent}`")
+    if marker.get("kind") in ("train", "train-multi"):
         if args.set:
             raise CLIError("resume of a training run takes --steps, not --set; nothing was changed")
         from thetaevolve.rl.cli import resume_training
@@ -290,6 +295,16 @@ def cmd_show(args: argparse.Namespace) -> int:
 
     run_dir = Path(args.run_dir)
     marker = read_marker(run_dir)
+    if marker.get("kind") == "train-multi":
+        from thetaevolve.rl.multitask import task_summaries
+
+        summaries = task_summaries(run_dir)
+        if args.json:
+            _print_json({"kind": "train-multi", "tasks": summaries})
+        else:
+            for summary in summaries.values():
+                _print_summary(summary)
+        return EXIT_OK
     task = open_run_problem(run_dir, str(marker.get("task")), check_changes=False)
     try:
         config = load_config(run_dir / CONFIG_FILE)
@@ -340,6 +355,24 @@ def _show_saved_summary(run_dir: Path, budget: int, error: Exception, as_json: b
     return EXIT_FAILED
 
 
+# ---- compare ----------------------------------------------------------------------------------
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from thetaevolve.compare import compare_curves, format_table, load_curve, plot_comparison
+
+    curves = [load_curve(Path(run)) for run in args.runs]
+    result = compare_curves(curves, at=args.at, threshold=args.threshold)
+    plot_comparison(curves, result, Path(args.plot))
+    result["plot"] = args.plot
+    if args.json:
+        _print_json(result)
+    else:
+        print(format_table(result))
+        print(f"plot: {args.plot}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _trust_line(trust: str) -> str:
     if trust == "verified":
         return ("scores: verified (recomputed by a trusted verifier from each candidate's "
@@ -385,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"thetaevolve {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    from thetaevolve.config import GymConfig, LLMConfig, RunConfig
+    from thetaevolve.config import DatabaseConfig, GymConfig, LLMConfig, RunConfig
 
     def default(model: Any, name: str) -> Any:
         return model.model_fields[name].default
@@ -437,6 +470,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples-per-prompt", type=int, default=None,
                    help="responses per parent (None: gym.samples_per_prompt, "
                         f"{default(GymConfig, 'samples_per_prompt')})")
+    p.add_argument("--sampler", choices=SAMPLERS, default=None,
+                   help="parent selection: islands, puct (TTT-Discover's reuse), initial "
+                        "(best-of-N from the initial program, no database feedback) "
+                        f"(None: database.sampler, {default(DatabaseConfig, 'sampler')})")
     p.add_argument("--seed", type=int, default=None,
                    help=f"fixes every random choice (None: seed, {default(RunConfig, 'seed')})")
     p.add_argument("--run-dir", default=None,
@@ -470,6 +507,17 @@ def build_parser() -> argparse.ArgumentParser:
     from thetaevolve.cli_runs import register as register_run_tools
 
     register_run_tools(add)  # top, export, config
+
+    p = add("compare", help="compare runs of one task at equal candidate counts")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run directories of one task")
+    p.add_argument("--at", type=int, default=None,
+                   help="candidates to compare at (default: the smallest run's count)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="report the candidates each run needed to reach this score")
+    p.add_argument("--plot", default="compare.png", help="where to write the plot")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_compare)
+
     register_dashboard(sub)
 
     try:

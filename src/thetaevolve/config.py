@@ -133,6 +133,12 @@ class DatabaseConfig(_Section):
     reinit_ratio: float = Field(0.0, ge=0.0)  # 0 disables the rule
     reinit_min_batches: int = Field(0, ge=0)
     reinit_max_batches: int = Field(0, ge=0)
+    # How parents are chosen: "islands" (the island/archive rule above, ThetaEvolve's),
+    # "puct" (TTT-Discover's reuse rule over the archive, see database/puct.py) or
+    # "initial" (every parent is the initial program and prompts show no other program:
+    # the best-of-N baseline, no database feedback).
+    sampler: Literal["islands", "puct", "initial"] = "islands"
+    puct_c: float = Field(1.0, ge=0.0)  # PUCT's exploration constant c
     # Stored records are immutable, so the most recently read ones are kept in memory:
     # parents come mostly from the archive and cell elites, which are read again and again.
     record_cache_size: int = Field(4096, ge=0)

@@ -234,6 +234,13 @@ class SQLiteStore:
             "FROM programs ORDER BY id"
         )
 
+    def lineage_rows(self) -> sqlite3.Cursor:
+        """(id, parent_id, fitness if ok, is_proposal) in id order, for the PUCT sampler."""
+        return self._db.execute(
+            "SELECT id, parent_id, CASE WHEN outcome = 'ok' THEN fitness END, "
+            "kind = 'proposal' FROM programs ORDER BY id"
+        )
+
     def max_id(self) -> int:
         return int(self._db.execute("SELECT coalesce(max(id), 0) FROM programs").fetchone()[0])
 

@@ -18,7 +18,11 @@ The rules, in one place:
 * **Parent sampling** (ThetaEvolve's ratios, thetaevolve.md §2.4): with probability
   ``exploration_ratio`` a uniform member of the island; with ``exploitation_ratio`` a uniform
   archive member on that island (the island's best if it has none); otherwise a uniform
-  member of the whole population. Failures are never members.
+  member of the whole population. Failures are never members. ``database.sampler`` swaps
+  this rule: ``puct`` picks the batch's parents among the archive by TTT-Discover's PUCT
+  score, no lineage twice (``puct.py``); ``initial`` gives every draw the initial program
+  and no inspirations or top programs (the best-of-N baseline). Either way the child goes
+  on its parent's island.
 * **Inspirations** come from the parent's island: elites of other MAP-Elites cells (diverse),
   then uniform members; **top programs** are the island's best, the parent excluded.
 * **Migration** (ring): whenever the largest generation reached since the last migration is
@@ -60,6 +64,7 @@ from thetaevolve.config import DatabaseConfig
 from thetaevolve.database.features import FeatureGrid
 from thetaevolve.database.index import PopulationIndex, hash_key
 from thetaevolve.database.persistence import Row, SQLiteStore, StoreError, damaged
+from thetaevolve.database.puct import PUCTState
 from thetaevolve.database.records import ChildDraft, ParentSample, ProgramRecord
 from thetaevolve.types import Outcome
 
@@ -96,6 +101,8 @@ class ProgramDatabase:
         self._pending: dict[int, Row] = {}  # proposals of the commit in progress
         self._cache: OrderedDict[int, ProgramRecord] = OrderedDict()  # LRU of stored records
         self._grid = FeatureGrid(config.feature_dimensions, config.feature_bins, {})
+        # Visits and best children per program, kept only when parents are chosen by PUCT.
+        self._puct: PUCTState | None = None
 
     # ---- opening ----------------------------------------------------------------------------
 
@@ -148,6 +155,8 @@ class ProgramDatabase:
 
         self._load_rows(state["boundary"])
         index.rebuild()
+        if config.sampler == "puct" and not store.read_only:  # readers (show) never sample
+            self._puct = PUCTState.from_rows(store.lineage_rows())
 
     def _load_rows(self, boundary: int) -> None:
         """Fill the index from the store's small columns, in chunks (10^6 rows: seconds)."""
@@ -306,10 +315,16 @@ class ProgramDatabase:
                     "program first (failed programs are never sampled)"
                 )
             plan: list[tuple[int, int, list[int], list[int]]] = []
+            chosen = self._chosen_parents(count)
+            if chosen is not None and self.config.sampler == "initial":
+                # Best-of-N: no other program may reach the prompt (no database feedback).
+                num_inspirations = num_top = 0
             for draw in range(count):
                 island = (self._state["commits"] + draw) % self.config.num_islands
-                parent = self._draw_parent(island, rng)
+                parent = chosen[draw] if chosen is not None else self._draw_parent(island, rng)
                 home = int(index.island[parent])
+                if chosen is not None:
+                    island = home  # the island the child goes to
                 inspirations = self._inspirations(home, parent, num_inspirations, rng)
                 tops = [p for p in index.top(home, num_top + 1) if p != parent][:num_top]
                 plan.append((island, parent, inspirations, tops))
@@ -346,6 +361,23 @@ class ProgramDatabase:
                 while len(cache) > size:
                     cache.popitem(last=False)
         return out
+
+    def _chosen_parents(self, count: int) -> list[int] | None:
+        """The batch's parents for the samplers that choose them all at once (None: islands)."""
+        sampler = self.config.sampler
+        if sampler == "islands":
+            return None
+        if sampler == "initial":
+            if self._initial_id is None:
+                raise EmptyDatabaseError(
+                    f"{self.path} has no successful initial program; database.sampler=initial "
+                    "samples only that program"
+                )
+            return [self._initial_id] * count
+        if self._puct is None:  # the sampler was switched on an open database
+            self._puct = PUCTState.from_rows(self._store.lineage_rows())
+        members = [pid for _, pid in self._index.archive]
+        return self._puct.select(members, self._index.fitness, count, self.config.puct_c)
 
     def _draw_parent(self, island: int, rng: random.Random) -> int:
         index, config = self._index, self.config
@@ -470,6 +502,8 @@ class ProgramDatabase:
             rows.append(row)
             self._pending[pid] = row
             index.add(pid, island, child.fitness if ok else None, cell, generation, key, ok)
+            if self._puct is not None:
+                self._puct.add_proposal(pid, child.parent_id, child.fitness if ok else None)
             self._proposals += 1
             self._outcomes[child.outcome.value] += 1
             self._max_iteration = max(self._max_iteration, child.iteration)
@@ -506,6 +540,8 @@ class ProgramDatabase:
         key = hash_key(source.code_hash)
         index.add(pid, island, float(index.fitness[origin]), int(index.cell[origin]), gen, key,
                   True)
+        if self._puct is not None:
+            self._puct.add_copy(pid, origin)
         self._origin_of[pid] = origin
         self._copied[island].add(origin)
         return Row(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,19 @@ from thetaevolve.config import flag_overrides
 
 REWARDS = ("original", "rl_normalized", "improve", "random")
 GENERATION = ("transformers", "vllm_colocate", "vllm_server")
+ADVANTAGES = ("grpo", "entropic", "entropic_adaptive")
+SAMPLERS = ("islands", "puct", "initial")
+# Each baseline is one flag: the settings it stands for, applied over everything else, so
+# the budget (steps x batch x samples), the model and the seed stay those of the run it is
+# compared with.
+BASELINES: dict[str, list[str]] = {
+    # n samples per step from the initial program, no database feedback, no learning.
+    "best_of_n": ["database.sampler=initial", "rl.update=false"],
+    # Evolution with the same model and database, no learning.
+    "inference": ["rl.update=false"],
+    # Learning from noise: a gain that also shows here is not the verifier's signal.
+    "random_reward": ["gym.reward=random"],
+}
 INSTALL_HINT = "thetaevolve train needs the rl extra: pip install 'thetaevolve[rl]'"
 
 
@@ -30,7 +44,12 @@ def register(subparsers: Any) -> None:
         description="GRPO on the evolving gym. Defaults are ThetaEvolve's preset "
                     "(32 prompts x 16 samples, lr 1e-6, clip 0.2/0.28, no KL); see docs/rl.md.",
     )
-    p.add_argument("task")
+    p.add_argument("task", nargs="?", default=None,
+                   help="the task (a built-in name or a problem path); or use --tasks")
+    p.add_argument("--tasks", default=None, metavar="A,B[,C]",
+                   help="multi-task training: one policy, one store per task")
+    p.add_argument("--task-weights", default=None, metavar="W1,W2[,W3]",
+                   help="share of the prompts per task (default equal)")
     p.add_argument("--model", default=None,
                    help="local path, Hugging Face id, or random:tiny (no download)")
     p.add_argument("--steps", type=int, default=None, help="optimizer steps (one batch each)")
@@ -45,6 +64,16 @@ def register(subparsers: Any) -> None:
     p.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints")
     p.add_argument("--generation", choices=GENERATION, default=None)
     p.add_argument("--vllm-server-url", default=None, help="address of `trl vllm-serve`")
+    p.add_argument("--advantage", choices=ADVANTAGES, default=None,
+                   help="objective: grpo (ThetaEvolve), entropic or entropic_adaptive "
+                        "(TTT-Discover); see docs/rl.md")
+    p.add_argument("--kl-coef", type=float, default=None,
+                   help="KL-to-reference penalty (TRL's beta; 0: no reference model)")
+    p.add_argument("--sampler", choices=SAMPLERS, default=None,
+                   help="parent selection: islands (default), puct, initial")
+    p.add_argument("--baseline", choices=sorted(BASELINES), default=None,
+                   help="a control at the same budget: best_of_n, inference (no weight "
+                        "update) or random_reward")
     p.add_argument("--config", help="YAML configuration file")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override one setting, e.g. --set rl.kl_coef=0.01 (repeatable)")
@@ -56,7 +85,7 @@ def register(subparsers: Any) -> None:
 
 def train_overrides(args: argparse.Namespace) -> list[str]:
     """CLI flags as config overrides; explicit flags win over --set."""
-    overrides = [f"task={json.dumps(args.task)}", *(args.set or [])]
+    overrides = [*_task_overrides(args), *(args.set or [])]
     pairs = [
         ("rl.model", args.model), ("rl.steps", args.steps), ("rl.batch_size", args.batch_size),
         ("rl.samples_per_prompt", args.samples_per_prompt),
@@ -64,9 +93,52 @@ def train_overrides(args: argparse.Namespace) -> list[str]:
         ("rl.learning_rate", args.lr), ("rl.micro_batch_size", args.micro_batch_size),
         ("rl.checkpoint_every", args.checkpoint_every), ("rl.generation", args.generation),
         ("rl.vllm_server_url", args.vllm_server_url), ("seed", args.seed),
-        ("run_dir", args.run_dir),
+        ("run_dir", args.run_dir), ("rl.advantage", getattr(args, "advantage", None)),
+        ("rl.kl_coef", getattr(args, "kl_coef", None)),
+        ("database.sampler", getattr(args, "sampler", None)),
     ]
-    return overrides + flag_overrides(pairs)
+    baseline = BASELINES[args.baseline] if getattr(args, "baseline", None) else []
+    return overrides + flag_overrides(pairs) + baseline
+
+
+def split_tasks(text: str) -> list[str]:
+    """``A,B,C`` into task names; a sized family's own ``,key=value`` stays with it
+    (``min_max_distance:n=20,d=2,circle_packing_26`` is two tasks)."""
+    tasks: list[str] = []
+    for piece in (p.strip() for p in text.split(",")):
+        if not piece:
+            continue
+        if tasks and ":" in tasks[-1] and re.fullmatch(r"\w+=[^:]*", piece):
+            tasks[-1] += "," + piece
+        else:
+            tasks.append(piece)
+    return tasks
+
+
+def _task_overrides(args: argparse.Namespace) -> list[str]:
+    """``task=`` for one task; ``rl.tasks`` (and weights) for ``--tasks A,B``."""
+    from thetaevolve.cli import CLIError
+
+    tasks_flag = getattr(args, "tasks", None)
+    if tasks_flag is None:
+        if args.task is None:
+            raise CLIError("train needs a task (thetaevolve train TASK) or --tasks A,B")
+        if getattr(args, "task_weights", None):
+            raise CLIError("--task-weights goes with --tasks A,B")
+        return [f"task={json.dumps(args.task)}"]
+    if args.task is not None:
+        raise CLIError(f"give either a task ({args.task}) or --tasks, not both")
+    tasks = split_tasks(tasks_flag)
+    if len(tasks) < 2:
+        raise CLIError(f"--tasks needs at least two comma-separated tasks, got {tasks_flag!r}")
+    out = [f"task={json.dumps(tasks[0])}", f"rl.tasks={json.dumps(tasks)}"]
+    if getattr(args, "task_weights", None):
+        try:
+            weights = [float(w) for w in args.task_weights.split(",")]
+        except ValueError:
+            raise CLIError(f"--task-weights must be numbers, got {args.task_weights!r}") from None
+        out.append(f"rl.task_weights={json.dumps(weights)}")
+    return out
 
 
 def training_config(args: argparse.Namespace) -> Any:
@@ -100,7 +172,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from thetaevolve.cli import EXIT_OK, _task
 
     config = training_config(args)
-    _task(config.task).close()  # a bad problem fails here, before any run directory exists
+    for name in config.rl.tasks or [config.task]:
+        _task(name).close()  # a bad problem fails here, before any run directory exists
     _require_rl_extra()
     from thetaevolve.models.bundled import check_available
 
@@ -155,7 +228,11 @@ def _report(summary: dict[str, Any] | None, quiet: bool) -> None:
         return
     from thetaevolve.cli import _print_summary
 
-    _print_summary(summary)
+    if summary.get("kind") == "train-multi":
+        for task_summary in summary["tasks"].values():
+            _print_summary(task_summary)
+    else:
+        _print_summary(summary)
     training = summary.get("training") or {}
     times = training.get("step_seconds") or []
     mean = sum(times) / len(times) if times else 0.0

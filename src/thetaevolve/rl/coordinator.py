@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
 
 from thetaevolve.proposers.base import Prompt, Response
+from thetaevolve.rl.advantages import group_advantages as estimate
 
 
 class GymLike(Protocol):
@@ -163,6 +164,8 @@ class StepCoordinator:
         count_tokens: Any = None,
         on_commit: Any = None,
         audit_size: int = 64,
+        advantage: str = "grpo",
+        entropic_beta: float = 1.0,
     ) -> None:
         if channel.is_root and gym is None:
             raise ValueError("rank 0 must own the gym")
@@ -172,8 +175,12 @@ class StepCoordinator:
         self.count_tokens = count_tokens  # messages -> prompt token count (rank 0)
         self.on_commit = on_commit  # CommitInfo -> None, on rank 0 after each commit
         self.audit: deque[StepRecord] = deque(maxlen=audit_size)
+        self.advantage, self.entropic_beta = advantage, entropic_beta  # for the metrics
         self.step = 0  # optimizer steps done; the trainer keeps it current
         self._open: _OpenStep | None = None
+        # The last step's reward table (group x sample), on every rank: advantage
+        # estimators other than TRL's own read whole groups from it.
+        self.last_rewards: list[list[float]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # ---- 1. prompts -------------------------------------------------------------------------
@@ -222,6 +229,7 @@ class StepCoordinator:
         table = self.channel.broadcast(table)
         if isinstance(table, str):
             raise StepError(table)
+        self.last_rewards = table
         return [table[c.group][c.sample] for c in local]
 
     def _score_and_commit(self, gathered: list[list[Completion]]) -> list[list[float]]:
@@ -262,7 +270,8 @@ class StepCoordinator:
                 step=self.step + 1, batch_index=step.batch_index, scored=scored,
                 records=records,
                 metrics={
-                    **batch_metrics(rewards, records, wall),
+                    **batch_metrics(rewards, records, wall, self.advantage,
+                                    self.entropic_beta),
                     "generate_s": round(generated - step.started, 4),
                     "score_s": round(time.perf_counter() - generated, 4),
                     "tokens_out": tokens_out,
@@ -316,20 +325,23 @@ def _as_float32(value: float) -> float:
     return struct.unpack("f", struct.pack("f", value))[0]
 
 
-def group_advantages(rewards: list[list[float]], eps: float = 1e-4) -> list[float]:
-    """GRPO's group-normalised advantages (as TRL's scale_rewards="group" computes them)."""
+def step_advantages(rewards: list[list[float]], objective: str = "grpo",
+                    beta: float = 1.0) -> list[float]:
+    """The advantages of a step's rows under ``objective`` (rl.advantage), group by group."""
     out: list[float] = []
     for row in rewards:
-        mean = statistics.fmean(row)
-        std = statistics.stdev(row) if len(row) > 1 else 0.0
-        out.extend((r - mean) / (std + eps) for r in row)
+        if len(row) < 2:
+            out.extend(0.0 for _ in row)
+        else:
+            out.extend(estimate(row, objective, beta)[0])
     return out
 
 
-def batch_metrics(rewards: list[list[float]], records: list[Any], wall_s: float) -> dict[str, Any]:
-    """Reward statistics of one step for the metrics log."""
+def batch_metrics(rewards: list[list[float]], records: list[Any], wall_s: float,
+                  objective: str = "grpo", beta: float = 1.0) -> dict[str, Any]:
+    """Reward statistics of one step for the metrics log (advantages as the trainer's)."""
     flat = [r for row in rewards for r in row]
-    advantages = group_advantages(rewards)
+    advantages = step_advantages(rewards, objective, beta)
     outcomes = Counter(getattr(rec.outcome, "value", str(rec.outcome)) for rec in records)
     flat_groups = sum(1 for row in rewards if max(row) - min(row) == 0)
     return {

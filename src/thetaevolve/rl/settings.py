@@ -51,6 +51,22 @@ class RLConfig(BaseModel):
     epsilon_high: float = Field(0.28, ge=0.0)
     kl_coef: float = Field(0.0, ge=0.0)  # beta; 0 means no reference model at all
     entropy_coef: float = Field(0.0, ge=0.0)  # entropy bonus (a control; 0 in the paper)
+    # The advantage estimator (thetaevolve.rl.advantages): "grpo" is ThetaEvolve's
+    # group-normalised expected reward; "entropic" is TTT-Discover's log E[exp(beta R)] with
+    # leave-one-out weights at a fixed beta (entropic_beta, in 1 / reward units);
+    # "entropic_adaptive" picks beta per group so that KL(softmax(beta r) || uniform) = ln 2.
+    advantage: Literal["grpo", "entropic", "entropic_adaptive"] = "grpo"
+    entropic_beta: float = Field(1.0, gt=0.0)
+    # False: generate and score through the very same pipeline but never change the
+    # weights (the inference-only baseline at an equal budget, `train --baseline inference`).
+    update: bool = True
+    # Multi-task training (`train --tasks A,B`): one policy, one store per task. Empty: the
+    # run's single `task`. Weights set each task's share of the prompts (default equal);
+    # "zscore" normalises each task's rewards by its own running mean and std, so that
+    # tasks whose rewards live on different scales weigh alike in the update.
+    tasks: list[str] = Field(default_factory=list)
+    task_weights: list[float] = Field(default_factory=list)
+    task_reward_normalization: Literal["zscore", "none"] = "zscore"
     # "grpo": token mean per sequence, then mean over sequences (slime's aggregation).
     loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = "grpo"
     scale_rewards: Literal["group", "batch", "none"] = "group"
@@ -91,6 +107,15 @@ class RLConfig(BaseModel):
                 f"rl.epsilon_high ({self.epsilon_high}) must be at least rl.epsilon_low "
                 f"({self.epsilon_low})"
             )
+        if self.task_weights and len(self.task_weights) != len(self.tasks):
+            raise ValueError(
+                f"rl.task_weights has {len(self.task_weights)} entries for "
+                f"{len(self.tasks)} tasks in rl.tasks; give one weight per task"
+            )
+        if any(not w > 0 for w in self.task_weights):
+            raise ValueError(f"rl.task_weights must all be positive, got {self.task_weights}")
+        if len(set(self.tasks)) != len(self.tasks):
+            raise ValueError(f"rl.tasks names a task twice: {self.tasks}")
         if self.generation == "vllm_server" and not self.vllm_server_url:
             raise ValueError(
                 "rl.generation=vllm_server needs rl.vllm_server_url "

@@ -210,6 +210,7 @@ def train_on_gym(
     coordinator = StepCoordinator(
         channel, rl.samples_per_prompt, gym=gym if channel.is_root else None,
         count_tokens=count_tokens, on_commit=on_commit,
+        advantage=rl.advantage, entropic_beta=rl.entropic_beta,
     )
     timer = _StepTimer()
     callbacks: list[Any] = [timer]
@@ -300,7 +301,7 @@ def run_training(
         outcome = train_on_gym(
             session.gym if session else None, resolved.rl, output_dir, resolved.seed,
             log=session.log if session else None,
-            on_commit=_BestKeeper(session, resolved.rl.steps, quiet) if session else None,
+            on_commit=_keeper(session, resolved.rl.steps, quiet) if session else None,
             resume_from=resume_from,
         )
     except BaseException as stop:
@@ -332,12 +333,29 @@ def run_training(
         leave_processes()
 
 
+def _keeper(session: Any, total_steps: int, quiet: bool) -> Callable[[CommitInfo], None]:
+    keeper = getattr(session, "keeper", None)  # a multi-task session keeps one per task
+    return keeper(total_steps, quiet) if keeper else _BestKeeper(session, total_steps, quiet)
+
+
 def _open_session(
     config: Any | None, run_dir: Path | None, resume: bool, steps: int | None,
     allow_problem_change: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
+    from thetaevolve.rl.multitask import MultiTaskSession, is_multitask_dir
     from thetaevolve.session import Session
 
+    multi = is_multitask_dir(run_dir) if resume and run_dir else bool(config and config.rl.tasks)
+    if multi:
+        overrides = [f"rl.steps={steps}"] if steps is not None else None
+        session = (MultiTaskSession.resume(run_dir, overrides) if resume
+                   else MultiTaskSession.create(config, run_dir))
+        try:
+            session.initialize()
+        except BaseException:
+            session.close()
+            raise
+        return session, _setup(session, resume)
     if resume:
         if run_dir is None:
             raise ValueError("resuming needs the run directory")
@@ -354,6 +372,15 @@ def _open_session(
             record, solution = initial
             session.save_best(solution)
             session.log("initial", program_id=record.id, score=record.score)
+    except BaseException:
+        session.close()
+        raise
+    return session, _setup(session, resume)
+
+
+def _setup(session: Any, resume: bool) -> dict[str, Any]:
+    """What every rank needs to know of the opened run (and the resume log line)."""
+    try:
         checkpoint = latest_checkpoint(session.run_dir / CHECKPOINT_DIR) if resume else None
         if resume:
             position = read_position(checkpoint) if checkpoint else None
@@ -366,12 +393,11 @@ def _open_session(
     except BaseException:
         session.close()
         raise
-    setup = {
+    return {
         "config": session.config.model_dump(mode="json"),
         "run_dir": str(session.run_dir),
         "checkpoint": str(checkpoint) if checkpoint else None,
     }
-    return session, setup
 
 
 class _BestKeeper:

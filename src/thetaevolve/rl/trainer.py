@@ -19,6 +19,7 @@ import torch
 from datasets import IterableDataset
 from trl import GRPOConfig, GRPOTrainer
 
+from thetaevolve.rl.advantages import group_advantages
 from thetaevolve.rl.coordinator import Completion, StepCoordinator
 from thetaevolve.rl.settings import RLConfig
 
@@ -145,12 +146,19 @@ def _checkpointing(rl: RLConfig) -> dict[str, bool]:
 
 
 class GymGRPOTrainer(GRPOTrainer):
-    """GRPOTrainer whose prompts and rewards come from the gym, through the coordinator."""
+    """GRPOTrainer whose prompts and rewards come from the gym, through the coordinator.
+
+    Two additions to TRL's trainer: the advantage estimator (``rl.advantage``) replaces
+    TRL's group-normalised advantages when it is not ``grpo``, and ``rl.update=False``
+    generates and scores every step but never computes a gradient (the inference-only
+    baseline through the same pipeline).
+    """
 
     def __init__(self, *args: Any, coordinator: StepCoordinator, prompt_limit: int | None = None,
-                 **kwargs: Any) -> None:
+                 rl: RLConfig | None = None, **kwargs: Any) -> None:
         self.coordinator = coordinator
         self.prompt_limit = prompt_limit  # prompt tokens that fit the context (None: no cut)
+        self.rl = rl or RLConfig()
         super().__init__(*args, **kwargs)
 
     def _tokenize_prompts(self, prompts: list):  # type: ignore[override]
@@ -164,14 +172,39 @@ class GymGRPOTrainer(GRPOTrainer):
         return prompt_ids, images, fields
 
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
-        if self.model.training:
+        training = self.model.training
+        if training:
             self.coordinator.step = self.state.global_step
             rows = self.coordinator.assign_prompts(len(inputs))
             inputs = [
                 {**row, "prompt": a.messages, _GROUP: a.group, _SAMPLE: a.sample}
                 for row, a in zip(inputs, rows, strict=True)
             ]
-        return super()._generate_and_score_completions(inputs)
+        output = super()._generate_and_score_completions(inputs)
+        if training and self.rl.advantage != "grpo":
+            output["advantages"] = self._objective_advantages(inputs, output["advantages"])
+        return output
+
+    def _objective_advantages(self, inputs: list[dict[str, Any]], trl: torch.Tensor) -> torch.Tensor:
+        """This rank's rows' advantages under rl.advantage, from the whole groups' rewards."""
+        table = self.coordinator.last_rewards
+        per_group = [group_advantages(row, self.rl.advantage, self.rl.entropic_beta)
+                     for row in table]
+        betas = [beta for _, beta in per_group if beta is not None]
+        if betas:
+            self._metrics["train"]["entropic_beta"].append(sum(betas) / len(betas))
+        values = [per_group[row[_GROUP]][0][row[_SAMPLE]] for row in inputs]
+        return torch.tensor(values, dtype=trl.dtype, device=trl.device)
+
+    def training_step(self, model: Any, inputs: Any, num_items_in_batch: Any = None) -> torch.Tensor:
+        if self.rl.update:
+            return super().training_step(model, inputs, num_items_in_batch)
+        # Frozen: generate, score and commit exactly as a training step would, but no
+        # backward pass: every gradient stays None, so the optimizer (weight decay
+        # included) leaves every weight as it is.
+        self._prepare_inputs(inputs)
+        self._step += 1
+        return torch.zeros((), device=self.accelerator.device)
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):  # type: ignore[override]
         rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
@@ -237,4 +270,5 @@ def build_trainer(
         processing_class=tokenizer,
         callbacks=callbacks,
         coordinator=coordinator,
+        rl=rl,
     )
