@@ -84,6 +84,8 @@ MEANINGS: dict[str, tuple[str, str]] = {
     "database.reinit_min_batches": ("stagnation rule: batches at least between re-initialisations", "batches"),
     "database.reinit_max_batches": ("stagnation rule: forced re-initialisation after this many batches; 0: never", "batches"),
     "database.record_cache_size": ("stored records kept in memory (parents are read again and again)", "records"),
+    "database.sampler": ("parent selection: islands (ThetaEvolve's database), puct (TTT-Discover's reuse), initial (best-of-N from the initial program)", ""),
+    "database.puct_c": ("PUCT's exploration constant c", ""),
     # sandbox
     "sandbox.workers": ("candidate programs run at once (default: the number of CPU cores)", "processes"),
     "sandbox.timeout_s": ("deadline for one candidate; null: the task's own", "s"),
@@ -141,6 +143,12 @@ MEANINGS: dict[str, tuple[str, str]] = {
     "rl.checkpoint_every": ("steps between checkpoints; 0: only at the end", "steps"),
     "rl.keep_checkpoints": ("checkpoints kept; null: all", "checkpoints"),
     "rl.log_every": ("steps between training-metric lines", "steps"),
+    "rl.advantage": ("advantage estimator: ThetaEvolve's GRPO, or TTT-Discover's entropic objective with a fixed or an adaptive beta (docs/rl.md)", ""),
+    "rl.entropic_beta": ("the entropic objective's fixed beta", "1 / reward units"),
+    "rl.update": ("false: no weight update (the inference-only baseline through the same pipeline)", ""),
+    "rl.tasks": ("multi-task training: the tasks trained together (train --tasks A,B)", ""),
+    "rl.task_weights": ("multi-task training: each task's share of the prompts (empty: equal)", ""),
+    "rl.task_reward_normalization": ("multi-task training: rewards z-scored per task, or left as they are", ""),
 }
 
 # Defaults that depend on the machine are described, not printed, in the reference.
