@@ -41,6 +41,7 @@ from typing import Any
 from thetaevolve import __version__
 from thetaevolve.config import ConfigError, RunConfig, dump_config, load_config
 from thetaevolve.proposers.base import Prompt, Response
+from thetaevolve.run_safety import claim_default_run_dir
 from thetaevolve.session import (
     CONFIG_FILE,
     METRICS_FILE,
@@ -49,7 +50,6 @@ from thetaevolve.session import (
     SUMMARY_FILE,
     RunDirError,
     Session,
-    default_run_dir,
     read_marker,
     write_json_atomic,
 )
@@ -247,7 +247,7 @@ class MultiTaskSession:
             raise ConfigError("multi-task training needs at least two tasks in rl.tasks")
         for name in config.rl.tasks:
             get_task(name)  # a bad name fails before anything is written
-        run_dir = Path(run_dir or config.run_dir or default_run_dir("multi"))
+        run_dir = Path(run_dir or config.run_dir or claim_default_run_dir("multi"))
         if (run_dir / RUN_MARKER).exists():
             raise RunDirError(f"{run_dir} already holds a run; continue it with "
                               f"`thetaevolve resume {run_dir}` or choose another --run-dir")
