@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
-from thetaevolve.database.persistence import APPLICATION_ID, SCHEMA_VERSION
+from thetaevolve.database.persistence import APPLICATION_ID, SCHEMA_VERSION, is_sqlite_file
 from thetaevolve.errors import UserError
 
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 _TABLES = ("programs", "program_texts", "evictions", "meta")
 
 # The small columns the dashboard keeps per program, in this order (see ``ProgramRow``).
@@ -243,11 +242,10 @@ class ReadOnlyStore:
 
 def _check_header(path: Path) -> None:
     try:
-        with path.open("rb") as handle:
-            head = handle.read(len(_SQLITE_MAGIC))
+        is_sqlite = is_sqlite_file(path)
     except OSError as exc:
         raise StoreUnreadable(f"cannot read the program store {path}: {exc.strerror}") from None
-    if head != _SQLITE_MAGIC:
+    if not is_sqlite:
         raise StoreUnreadable(
             f"{path} is not a ThetaEvolve program store (not an SQLite database at all); "
             "the run directory is damaged or foreign"

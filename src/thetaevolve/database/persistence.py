@@ -368,13 +368,22 @@ def damaged(path: Path, exc: BaseException) -> StoreError:
     )
 
 
+def is_sqlite_file(path: Path) -> bool:
+    """Whether ``path`` starts with SQLite's magic header (raises OSError if unreadable).
+
+    Read before SQLite opens the file: SQLite would otherwise treat a foreign file as a
+    database and fail later with a less helpful message.
+    """
+    with path.open("rb") as handle:
+        return handle.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+
+
 def _check_header(path: Path) -> None:
     try:
-        with path.open("rb") as handle:
-            head = handle.read(len(_SQLITE_MAGIC))
+        is_sqlite = is_sqlite_file(path)
     except OSError as exc:
         raise StoreError(f"cannot read the program store {path}: {exc.strerror}") from exc
-    if head != _SQLITE_MAGIC:
+    if not is_sqlite:
         raise StoreError(
             f"{path} is not a ThetaEvolve program store (not an SQLite database at all). "
             "Move the file away or choose another run directory. Nothing was overwritten."
