@@ -331,10 +331,10 @@ class MultiTaskKeeper:
     """After each step: each task's best files and batch line, then one line for the step."""
 
     def __init__(self, session: MultiTaskSession, total_steps: int, quiet: bool) -> None:
-        from thetaevolve.rl.train import _BestKeeper
+        from thetaevolve.rl.train import BestKeeper
 
         self.session = session
-        self.keepers = [_BestKeeper(s, total_steps, quiet) for s in session.sessions]
+        self.keepers = [BestKeeper(s, total_steps, quiet) for s in session.sessions]
 
     def __call__(self, info: Any) -> None:
         from thetaevolve.rl.coordinator import CommitInfo, batch_metrics

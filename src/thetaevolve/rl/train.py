@@ -335,7 +335,7 @@ def run_training(
 
 def _keeper(session: Any, total_steps: int, quiet: bool) -> Callable[[CommitInfo], None]:
     keeper = getattr(session, "keeper", None)  # a multi-task session keeps one per task
-    return keeper(total_steps, quiet) if keeper else _BestKeeper(session, total_steps, quiet)
+    return keeper(total_steps, quiet) if keeper else BestKeeper(session, total_steps, quiet)
 
 
 def _open_session(
@@ -400,7 +400,7 @@ def _setup(session: Any, resume: bool) -> dict[str, Any]:
     }
 
 
-class _BestKeeper:
+class BestKeeper:
     """After each commit: keep best_program.py / best_solution.json current, log the batch."""
 
     def __init__(self, session: Any, total_steps: int, quiet: bool = False) -> None:
