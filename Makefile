@@ -8,7 +8,7 @@ TASK ?= circle_packing_26
 RUN_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup setup-test system run test bench clean
+.PHONY: setup setup-test system run test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,12 @@ run: setup
 
 test: setup-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Static checks, configured in pyproject.toml: ruff (pyflakes, bugbear, complexity) and mypy
+# with the pydantic plugin over the package.
+lint: setup-test
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 
 # benchmarks/ray_eval.py needs the ray extra.
 $(VENV)/.ray-installed: pyproject.toml | $(BIN)/python
