@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from thetaevolve.atomic import write_text_atomic
 from thetaevolve.rl.settings import RLConfig
 
 
@@ -361,6 +362,4 @@ def dump_config(config: RunConfig, path: Path) -> None:
     """Write the resolved config as YAML (it holds no secrets: keys live in the environment).
 
     Written to a side file and renamed, so a crash leaves the old file or the new one."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-    os.replace(tmp, path)
+    write_text_atomic(path, yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))

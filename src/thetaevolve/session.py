@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from thetaevolve import __version__
+from thetaevolve.atomic import write_json_atomic, write_text_atomic
 from thetaevolve.config import ConfigError, RunConfig, dump_config, load_config
 from thetaevolve.database.store import ProgramDatabase
 from thetaevolve.errors import UserError
@@ -81,19 +81,6 @@ def read_marker(run_dir: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("format") != RUN_FORMAT:
         raise RunDirError(f"{marker} does not describe a ThetaEvolve run (foreign directory)")
     return data
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON so that a crash leaves either the old file or the new one, never half."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, allow_nan=True) + "\n")
-    os.replace(tmp, path)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 @dataclass

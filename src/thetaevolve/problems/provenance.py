@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from thetaevolve.atomic import write_json_atomic
 from thetaevolve.errors import UserError
 from thetaevolve.problems.registry import (
     ProblemSource,
@@ -155,9 +156,7 @@ def _snapshot(run_dir: Path, source: ProblemSource, task: Task) -> dict[str, Any
 
 
 def _write_record(run_dir: Path, record: dict[str, Any]) -> None:
-    tmp = run_dir / (RECORD_FILE + ".tmp")
-    tmp.write_text(json.dumps(record, indent=2) + "\n")
-    os.replace(tmp, run_dir / RECORD_FILE)
+    write_json_atomic(run_dir / RECORD_FILE, record)
 
 
 def read_record(run_dir: Path) -> dict[str, Any] | None:

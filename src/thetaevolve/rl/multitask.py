@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from thetaevolve import __version__
+from thetaevolve.atomic import write_json_atomic
 from thetaevolve.config import ConfigError, RunConfig, dump_config, load_config
 from thetaevolve.proposers.base import Prompt, Response
 from thetaevolve.run_safety import claim_default_run_dir
@@ -51,7 +52,6 @@ from thetaevolve.session import (
     RunDirError,
     Session,
     read_marker,
-    write_json_atomic,
 )
 
 MULTI_KIND, TASK_KIND = "train-multi", "train-task"

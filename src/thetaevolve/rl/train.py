@@ -27,6 +27,7 @@ import torch
 from accelerate import PartialState
 from transformers import PrinterCallback, TrainerCallback
 
+from thetaevolve.atomic import write_json_atomic
 from thetaevolve.rl.coordinator import Channel, CommitInfo, StepCoordinator, StepRecord
 from thetaevolve.rl.models import is_random_spec, load_policy, parameter_count
 from thetaevolve.rl.settings import RLConfig
@@ -94,9 +95,7 @@ class _DatabasePosition(TrainerCallback):
                 "evaluations": getattr(self.gym, "evaluations", None),
                 "saved": time.time(),
             }
-            tmp = folder / (STATE_FILE + ".tmp")
-            tmp.write_text(json.dumps(data, indent=2) + "\n")
-            tmp.replace(folder / STATE_FILE)
+            write_json_atomic(folder / STATE_FILE, data)
 
 
 REFERENCE_DIR = "reference-policy"
@@ -325,7 +324,7 @@ def run_training(
             "world_size": channel.world_size,
             **_device_facts(),
         }
-        (session.run_dir / TRAINING_FILE).write_text(json.dumps(training, indent=2) + "\n")
+        write_json_atomic(session.run_dir / TRAINING_FILE, training)
         session.log("summary", **summary)
         return {**summary, "training": training}
     finally:
