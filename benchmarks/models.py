@@ -110,7 +110,7 @@ def measure_framework_share(args) -> dict[str, float]:
             await self.inner.aclose()
 
     evolve_module.make_proposer = lambda config, task=None: Timed(original(config, task))
-    walls: list[float] = []
+    walls: list[float] = []  # filled from the run's log below
     try:
         with tempfile.TemporaryDirectory() as tmp:
             config = load_config(overrides=[
@@ -119,9 +119,11 @@ def measure_framework_share(args) -> dict[str, float]:
                 "gym.batch_size=2", f"gym.samples_per_prompt={args.n}", "seed=0",
             ])
             session = Session.create(config, Path(tmp) / "run")
-            asyncio.run(evolve_module.evolve(session, config.budget, quiet=True,
-                                             on_batch=lambda r: walls.append(r.wall_s)))
+            asyncio.run(evolve_module.evolve(session, config.budget, quiet=True))
             session.close()
+            # Each batch's wall time, as the run recorded it in its own log.
+            lines = (Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines()
+            walls = [e["wall_s"] for e in map(json.loads, lines) if e["event"] == "batch"]
     finally:
         evolve_module.make_proposer = original
     # The prompts of a batch are generated together: the union of their spans is the

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Callable
+from typing import Any
 
 from thetaevolve.endpoint_check import EndpointGuard, EndpointUnusable
 from thetaevolve.gym import BatchReport
 from thetaevolve.proposers import make_proposer
+from thetaevolve.recorder import RunRecorder
 from thetaevolve.session import Session
 
 
@@ -48,7 +49,7 @@ class ProgressDisplay:
         shown = "-" if best is None else f"{best:.10g}"
         return f"best {shown} | failures {self._failures}"
 
-    def update(self, report: BatchReport) -> None:
+    def update(self, report: BatchReport, line: dict[str, Any] | None = None) -> None:
         self._failures += sum(1 for r in report.records if r.outcome.is_failure)
         best = report.best.score if report.best else None
         if self.quiet:
@@ -69,53 +70,33 @@ class ProgressDisplay:
             self._bar.stop()
 
 
-async def evolve(
-    session: Session,
-    budget: int,
-    quiet: bool = False,
-    on_batch: Callable[[BatchReport], None] | None = None,
-) -> dict[str, Any]:
+async def evolve(session: Session, budget: int, quiet: bool = False) -> dict[str, Any]:
     """Evolve until ``budget`` candidates are recorded in the store; returns the summary.
 
     ``budget`` counts every candidate of the run, those of earlier sessions included, so
     resuming a run with the same budget finishes it rather than starting it over.
     """
     gym = session.gym
-    initial = await gym.initialize()
-    if initial is not None:
-        record, solution = initial
-        session.save_best(solution)
-        session.log("initial", program_id=record.id, score=record.score)
-    display = ProgressDisplay(session.task.name, budget, quiet=quiet)
-    best = session.database.best()
-    display.start(gym.evaluations, best.score if best else None, _failures_so_far(session))
+    recorder = RunRecorder(session, ProgressDisplay(session.task.name, budget, quiet=quiet))
+    recorder.on_initial(await gym.initialize())
     proposer = EndpointGuard(make_proposer(session.config, session.task), session.config.llm)
     logged_events = _log_sandbox_events(session, 0)
     try:
         while gym.evaluations < budget and proposer.tripped is None:
             report = await gym.step(proposer, max_children=budget - gym.evaluations)
-            if report.improved:
-                session.save_best(report.best_solution)
-            session.log(
-                "batch",
-                batch=report.batch_index,
-                evaluations=report.evaluations_total,
-                best_score=report.best.score if report.best else None,
-                improved=report.improved,
+            recorder.on_batch(
+                report,
                 mean_reward=round(report.mean_reward, 6),
                 outcomes=report.outcome_counts(),
                 wall_s=round(report.wall_s, 4),
                 **_usage_so_far(session),
             )
-            display.update(report)
             logged_events = _log_sandbox_events(session, logged_events)
-            if on_batch is not None:
-                on_batch(report)
     finally:
-        display.close()
+        recorder.close()
         await proposer.aclose()
     summary = session.finalize()
-    session.log("summary", **summary)
+    recorder.on_summary(summary)
     if proposer.tripped is not None:
         session.log("stopped", reason=proposer.tripped)
         raise EndpointUnusable(
@@ -124,16 +105,6 @@ async def evolve(
             summary=summary,
         )
     return summary
-
-
-def _failures_so_far(session: Session) -> int:
-    """Failed candidates already in the store (the initial program not counted)."""
-    counts = session.database.outcome_counts()
-    failed = sum(v for k, v in counts.items() if k != "ok")
-    initial = session.database.initial()
-    if initial is not None and initial.outcome.is_failure and session.database.get_meta("initial_programs"):
-        failed -= 1
-    return max(0, failed)
 
 
 def _usage_so_far(session: Session) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
 from thetaevolve.config import RunConfig
 from thetaevolve.database import ChildDraft, ParentSample, ProgramRecord
@@ -294,15 +294,7 @@ class Gym:
         wall = time.perf_counter() - started
         records = self.commit(scored, wall_s=wall)
         best = self.database.best()
-        improved = best is not None and (
-            best_before is None or (best.fitness or 0.0) > (best_before.fitness or 0.0)
-        )
-        best_solution = None
-        if improved and best is not None:
-            children = [child for row in scored for child in row]
-            for record, child in zip(records, children):
-                if record.id == best.id and child.evaluation is not None:
-                    best_solution = child.evaluation.solution
+        improved, best_solution = new_best(best, best_before, records, scored)
         return BatchReport(
             batch_index=batch_index, records=records, evaluations_total=self.evaluations,
             best=best, improved=improved, wall_s=wall, best_solution=best_solution,
@@ -392,6 +384,30 @@ class _Plan:
     @property
     def needs_run(self) -> bool:
         return self.code is not None
+
+
+def new_best(
+    best: ProgramRecord | None,
+    best_before: ProgramRecord | None,
+    records: Sequence[ProgramRecord],
+    scored: Sequence[Sequence[ScoredChild]],
+) -> tuple[bool, Solution | None]:
+    """Did a commit improve the run's best, and what is the new best's solution data?
+
+    ``records`` are the stored children of ``scored``, row by row. The data is None when
+    the new best is not one of them or nothing ran for it. Both drivers decide a new best
+    by this one rule (``step`` here; training through ``recorder.RunRecorder``).
+    """
+    improved = best is not None and (
+        best_before is None or (best.fitness or 0.0) > (best_before.fitness or 0.0)
+    )
+    if not improved or best is None:
+        return improved, None
+    children = [child for row in scored for child in row]
+    for record, child in zip(records, children):
+        if record.id == best.id and child.evaluation is not None:
+            return True, child.evaluation.solution
+    return True, None
 
 
 def _metrics(evaluation: Evaluation) -> dict[str, Any]:
