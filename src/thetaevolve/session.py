@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from thetaevolve import __version__
 from thetaevolve.atomic import write_json_atomic, write_text_atomic
@@ -59,6 +59,11 @@ SUMMARY_FILE = "summary.json"
 BEST_PROGRAM_FILE = "best_program.py"
 BEST_SOLUTION_FILE = "best_solution.json"
 
+# What made a run directory: `thetaevolve run`, `train`, or one task's folder inside a
+# multi-task training run (rl/multitask.py; the multi-task run itself is no Session).
+RunKind = Literal["evolve", "train", "train-task"]
+RUN_KINDS: tuple[RunKind, ...] = get_args(RunKind)
+
 
 class RunDirError(UserError, RuntimeError):
     """The run directory cannot be used as asked (exists already, foreign, damaged)."""
@@ -86,7 +91,7 @@ def read_marker(run_dir: Path) -> dict[str, Any]:
 @dataclass
 class Session:
     run_dir: Path
-    kind: str
+    kind: RunKind
     config: RunConfig
     task: Task
     database: ProgramDatabase
@@ -101,7 +106,7 @@ class Session:
 
     @classmethod
     def create(
-        cls, config: RunConfig, run_dir: Path | None = None, kind: str = "evolve",
+        cls, config: RunConfig, run_dir: Path | None = None, kind: RunKind = "evolve",
         task: Task | None = None,
     ) -> "Session":
         """Start a new run in a new (or empty) directory. ``task``: the problem already
@@ -169,7 +174,7 @@ class Session:
             refuse_lost_store(run_dir, store, missing)
         task = provenance.open_run_problem(run_dir, config.task,
                                            allow_change=allow_problem_change)
-        session = cls._open(run_dir, str(marker.get("kind", "evolve")), config, task)
+        session = cls._open(run_dir, _run_kind(run_dir, marker), config, task)
         try:
             if session.database.count() == 0:
                 refuse_lost_store(run_dir, store, "holds no programs")
@@ -188,7 +193,7 @@ class Session:
         return session
 
     @classmethod
-    def _open(cls, run_dir: Path, kind: str, config: RunConfig, task: Task) -> "Session":
+    def _open(cls, run_dir: Path, kind: RunKind, config: RunConfig, task: Task) -> "Session":
         sandbox, builder = _sandbox_and_prompts(task, config)
         try:
             database = ProgramDatabase.open(run_dir / STORE_FILE, config.database)
@@ -199,7 +204,7 @@ class Session:
         return cls._assemble(run_dir, kind, config, task, database, sandbox, builder)
 
     @classmethod
-    def _assemble(cls, run_dir: Path, kind: str, config: RunConfig, task: Task,
+    def _assemble(cls, run_dir: Path, kind: RunKind, config: RunConfig, task: Task,
                   database: ProgramDatabase, sandbox: Any, builder: PromptBuilder) -> "Session":
         builder.lineage = database.lineage
         gym = Gym(task, config, database, sandbox, builder)
@@ -267,6 +272,16 @@ class Session:
         except Exception as exc:  # a picture must never cost the run its summary
             self.log("warning", message=f"could not draw pictures: {exc}")
         return summary
+
+
+def _run_kind(run_dir: Path, marker: dict[str, Any]) -> RunKind:
+    """The kind run.json names (runs from before kinds existed are inference runs)."""
+    kind = marker.get("kind", "evolve")
+    for known in RUN_KINDS:
+        if kind == known:
+            return known
+    raise RunDirError(f"{run_dir / RUN_MARKER} names a run kind this version does not know: "
+                      f"{kind!r} (one of {', '.join(RUN_KINDS)})")
 
 
 def _refuse_used_dir(run_dir: Path) -> None:
