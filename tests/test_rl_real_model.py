@@ -45,7 +45,8 @@ def test_prompts_longer_than_the_context_are_cut_before_generation(tmp_path, mon
 
 
 @pytest.mark.slow
-def test_smollm2_stops_at_its_end_of_turn_token(smollm2_folder):
+@pytest.mark.usefixtures("smollm2_folder")  # the bundled model, converted once
+def test_smollm2_stops_at_its_end_of_turn_token():
     model, tokenizer = load_policy("smollm2-135m")
     im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
     assert tokenizer.pad_token is not None and tokenizer.padding_side == "left"
@@ -54,7 +55,8 @@ def test_smollm2_stops_at_its_end_of_turn_token(smollm2_folder):
 
 
 @pytest.mark.slow
-def test_one_grpo_step_on_smollm2_from_the_command_line(smollm2_folder, tmp_path):
+@pytest.mark.usefixtures("smollm2_folder")
+def test_one_grpo_step_on_smollm2_from_the_command_line(tmp_path):
     from thetaevolve.cli import main
 
     run_dir = tmp_path / "train"

@@ -9,7 +9,11 @@ the modules that ``thetaevolve train`` loads (``models``, ``trainer``, ``coordin
   their prompts from it and report their completions to it.
 - ``trainer``: the GRPOTrainer subclass that draws each step's prompts from the live
   database and scores completions through the gym.
-- ``train``: run a training session (checkpoints, resume, metrics, summary).
+- ``runs``: open a training run directory on rank 0 (new or resumed, one task or
+  several, ``multitask``); ``recording``: each committed step into the run's record
+  (``thetaevolve.recorder``); ``checkpoints``: where checkpoints live, what they hold.
+- ``train``: ``start_training`` / ``resume_training`` (checkpoints, metrics, summary)
+  around ``train_on_gym``.
 - ``cli``: the ``thetaevolve train`` subcommand.
 """
 

@@ -178,11 +178,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     from thetaevolve.models.bundled import check_available
 
     check_available(config.rl.model)
-    from thetaevolve.rl.train import run_training
+    from thetaevolve.rl.train import start_training
 
     run_dir = Path(config.run_dir) if config.run_dir else None
     with _interrupt_report():
-        summary = run_training(config, run_dir, resume=False, quiet=args.quiet)
+        summary = start_training(config, run_dir, quiet=args.quiet)
     _report(summary, args.quiet)
     return EXIT_OK
 
@@ -212,13 +212,13 @@ def resume_training(run_dir: Path, args: argparse.Namespace) -> int:
     from thetaevolve.cli import EXIT_OK
 
     _require_rl_extra()
-    from thetaevolve.rl.train import run_training
+    from thetaevolve.rl import train
 
     steps = getattr(args, "steps", None)
     with _interrupt_report():
-        summary = run_training(None, Path(run_dir), resume=True, steps=steps,
-                               quiet=getattr(args, "quiet", False),
-                               allow_problem_change=getattr(args, "allow_problem_change", False))
+        summary = train.resume_training(
+            Path(run_dir), steps, quiet=getattr(args, "quiet", False),
+            allow_problem_change=getattr(args, "allow_problem_change", False))
     _report(summary, getattr(args, "quiet", False))
     return EXIT_OK
 

@@ -23,26 +23,55 @@ import statistics
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Coroutine, Generic, Protocol, Sequence, TypeVar
 
+from thetaevolve.database import ProgramRecord
 from thetaevolve.proposers.base import Prompt, Response
 from thetaevolve.rl.advantages import group_advantages as estimate
 
 
-class GymLike(Protocol):
-    """The part of ``thetaevolve.gym.Gym`` that training uses."""
+class Rewarded(Protocol):
+    """A scored child as training sees it: the reward the trainer gets for it."""
+
+    @property
+    def reward(self) -> float: ...
+
+
+ChildT = TypeVar("ChildT", bound=Rewarded)
+ResultT = TypeVar("ResultT")
+ValueT = TypeVar("ValueT")  # what travels between ranks (picklable)
+
+
+class GymLike(Protocol[ChildT]):
+    """The part of ``thetaevolve.gym.Gym`` that training uses.
+
+    ``ChildT`` is what ``score`` hands back and ``commit`` takes: ``gym.ScoredChild`` for
+    one task, ``multitask.TaskChild`` (a task's child with its normalised reward) for many.
+    """
 
     @property
     def next_batch_index(self) -> int: ...
+
+    @property
+    def evaluations(self) -> int: ...
 
     def draw_prompts(self, count: int, batch_index: int | None = None) -> list[Prompt]: ...
 
     async def score(
         self, prompts: list[Prompt], responses: list[list[Response]], batch_index: int | None = None
-    ) -> list[list[Any]]: ...
+    ) -> list[list[ChildT]]: ...
 
-    def commit(self, scored: list[list[Any]], wall_s: float = 0.0,
-               meta: dict[str, Any] | None = None) -> list[Any]: ...
+    def commit(self, scored: list[list[ChildT]], wall_s: float = 0.0,
+               meta: dict[str, Any] | None = None) -> list[ProgramRecord]: ...
+
+
+@dataclass(frozen=True)
+class RankFailure:
+    """What rank 0 broadcasts instead of its result when its part failed, so that the
+    other ranks raise instead of waiting forever (and a payload can never be mistaken for
+    a failure, whatever its type)."""
+
+    message: str
 
 
 class Channel:
@@ -68,22 +97,23 @@ class Channel:
     def is_root(self) -> bool:
         return self.rank == 0
 
-    def broadcast(self, obj: Any) -> Any:
-        """Rank 0's ``obj`` on every rank."""
+    def broadcast(self, obj: ValueT) -> ValueT:
+        """Rank 0's ``obj`` on every rank (the others pass a placeholder of its type)."""
         if not self.enabled:
             return obj
-        box = [obj if self.is_root else None]
+        box: list[Any] = [obj if self.is_root else None]
         self._dist.broadcast_object_list(box, src=0, group=self._group)
-        return box[0]
+        received: ValueT = box[0]  # rank 0's object, on every rank
+        return received
 
-    def all_gather(self, obj: Any) -> list[Any]:
+    def all_gather(self, obj: ValueT) -> list[ValueT]:
         if not self.enabled:
             return [obj]
         out: list[Any] = [None] * self.world_size
         self._dist.all_gather_object(out, obj, group=self._group)
         return out
 
-    def gather(self, obj: Any) -> list[Any] | None:
+    def gather(self, obj: ValueT) -> list[ValueT] | None:
         """Every rank's ``obj`` on rank 0 (None elsewhere)."""
         if not self.enabled:
             return [obj]
@@ -139,13 +169,13 @@ class _OpenStep:
 
 
 @dataclass(frozen=True)
-class CommitInfo:
+class CommitInfo(Generic[ChildT]):
     """Handed to ``on_commit`` on rank 0 right after a step's children are stored."""
 
     step: int
     batch_index: int
-    scored: list[list[Any]]
-    records: list[Any]
+    scored: list[list[ChildT]]
+    records: list[ProgramRecord]  # in the order of the children of ``scored``, row by row
     metrics: dict[str, Any]
 
 
@@ -153,16 +183,16 @@ class StepError(RuntimeError):
     """Rank 0 failed during a step; every rank raises it instead of hanging."""
 
 
-class StepCoordinator:
+class StepCoordinator(Generic[ChildT]):
     """Drives the gym for the trainer; see the module docstring for the protocol."""
 
     def __init__(
         self,
         channel: Channel,
         samples_per_prompt: int,
-        gym: GymLike | None = None,
-        count_tokens: Any = None,
-        on_commit: Any = None,
+        gym: GymLike[ChildT] | None = None,
+        count_tokens: Callable[[list[dict[str, str]]], int] | None = None,
+        on_commit: Callable[[CommitInfo[ChildT]], None] | None = None,
         audit_size: int = 64,
         advantage: str = "grpo",
         entropic_beta: float = 1.0,
@@ -188,12 +218,13 @@ class StepCoordinator:
     def assign_prompts(self, local_rows: int) -> list[RowAssignment]:
         counts = self.channel.all_gather(local_rows)
         total = sum(counts)
-        payload: Any = None
+        payload: list[list[dict[str, str]]] | RankFailure | None = None
         if self.channel.is_root:
             payload = self._guard(lambda: self._draw(counts))
         payload = self.channel.broadcast(payload)
-        if isinstance(payload, str):
-            raise StepError(payload)
+        if isinstance(payload, RankFailure):
+            raise StepError(payload.message)
+        assert payload is not None  # rank 0 always sends the prompts or a failure
         offset = sum(counts[: self.channel.rank])
         return [
             RowAssignment(payload[g // self.n], g // self.n, g % self.n)
@@ -223,12 +254,13 @@ class StepCoordinator:
     def score(self, local: Sequence[Completion]) -> list[float]:
         """Rewards for this rank's rows, in the order given."""
         gathered = self.channel.gather(list(local))
-        table: Any = None
+        table: list[list[float]] | RankFailure | None = None
         if self.channel.is_root:
             table = self._guard(lambda: self._score_and_commit(gathered or []))
         table = self.channel.broadcast(table)
-        if isinstance(table, str):
-            raise StepError(table)
+        if isinstance(table, RankFailure):
+            raise StepError(table.message)
+        assert table is not None  # rank 0 always sends the rewards or a failure
         self.last_rewards = table
         return [table[c.group][c.sample] for c in local]
 
@@ -297,20 +329,20 @@ class StepCoordinator:
 
     # ---- plumbing ---------------------------------------------------------------------------
 
-    def _run(self, coroutine: Any) -> Any:
+    def _run(self, coroutine: Coroutine[Any, Any, ResultT]) -> ResultT:
         # One private event loop, reused: the gym's evaluations run on its thread pool.
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
         return self._loop.run_until_complete(coroutine)
 
-    def _guard(self, work: Any) -> Any:
+    def _guard(self, work: Callable[[], ResultT]) -> ResultT:
         """Run rank 0's part; on failure hand the message to the other ranks, then raise."""
         try:
             return work()
         except Exception as exc:
             if self.channel.enabled:
                 # Unblock the other ranks (they raise StepError) before raising here.
-                self.channel.broadcast(f"rank 0 failed: {type(exc).__name__}: {exc}")
+                self.channel.broadcast(RankFailure(f"rank 0 failed: {type(exc).__name__}: {exc}"))
             raise
 
     def close(self) -> None:
@@ -337,12 +369,12 @@ def step_advantages(rewards: list[list[float]], objective: str = "grpo",
     return out
 
 
-def batch_metrics(rewards: list[list[float]], records: list[Any], wall_s: float,
+def batch_metrics(rewards: list[list[float]], records: Sequence[ProgramRecord], wall_s: float,
                   objective: str = "grpo", beta: float = 1.0) -> dict[str, Any]:
     """Reward statistics of one step for the metrics log (advantages as the trainer's)."""
     flat = [r for row in rewards for r in row]
     advantages = step_advantages(rewards, objective, beta)
-    outcomes = Counter(getattr(rec.outcome, "value", str(rec.outcome)) for rec in records)
+    outcomes = Counter(rec.outcome.value for rec in records)
     flat_groups = sum(1 for row in rewards if max(row) - min(row) == 0)
     return {
         "children": len(records),

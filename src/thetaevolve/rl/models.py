@@ -49,7 +49,7 @@ class RandomShape:
     intermediate_size: int
 
 
-# "tiny" is the CPU test model (~0.1M parameters, engines.md §1.3); "0.5b" has roughly
+# "tiny" is the CPU test model (~0.1M parameters, small enough for the tests); "0.5b" has roughly
 # the size of Qwen2.5-0.5B for the GPU check.
 SHAPES: dict[str, RandomShape] = {
     "tiny": RandomShape(vocab_size=400, hidden_size=64, layers=2, heads=4, kv_heads=2,
@@ -176,7 +176,9 @@ def load_policy(
     if is_random_spec(spec):
         model, tokenizer = build_random(spec[len(RANDOM_PREFIX):], seed=seed)
         if dtype is not None:
-            model = model.to(dtype)
+            # transformers declares PreTrainedModel.to through functools.wraps(Module.to),
+            # which type checkers read as an unbound Module.to (self first): not our call.
+            model = model.to(dtype)  # type: ignore[arg-type]
         return model, tokenizer
     return load_pretrained(spec, dtype=dtype)
 

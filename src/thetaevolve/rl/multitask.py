@@ -36,12 +36,16 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from thetaevolve import __version__
 from thetaevolve.atomic import write_json_atomic
 from thetaevolve.config import ConfigError, RunConfig, dump_config, load_config
+from thetaevolve.database import ChildDraft, ProgramRecord
+from thetaevolve.gym import Gym, ScoredChild
 from thetaevolve.proposers.base import Prompt, Response
+from thetaevolve.rl.coordinator import CommitInfo, batch_metrics
+from thetaevolve.rl.recording import StepRecorder
 from thetaevolve.run_safety import claim_default_run_dir
 from thetaevolve.session import (
     CONFIG_FILE,
@@ -50,11 +54,14 @@ from thetaevolve.session import (
     RUN_MARKER,
     SUMMARY_FILE,
     RunDirError,
+    RunKind,
     Session,
     read_marker,
 )
+from thetaevolve.types import Evaluation
 
-MULTI_KIND, TASK_KIND = "train-multi", "train-task"
+MULTI_KIND = "train-multi"
+TASK_KIND: RunKind = "train-task"
 TASKS_DIR = "tasks"
 STATS_KEY = "task_reward_stats"  # {count, sum, sum_sq} of the task's raw rewards
 _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
@@ -115,16 +122,16 @@ class RewardStats:
 class TaskChild:
     """A task gym's scored child, with the reward the trainer gets (normalised or not)."""
 
-    child: Any
+    child: ScoredChild
     task_index: int
     reward: float
 
     @property
-    def draft(self) -> Any:
+    def draft(self) -> ChildDraft:
         return self.child.draft
 
     @property
-    def evaluation(self) -> Any:
+    def evaluation(self) -> Evaluation | None:
         return self.child.evaluation
 
     @property
@@ -132,16 +139,25 @@ class TaskChild:
         return self.child.response
 
 
+@dataclass(frozen=True)
+class TaskCommit:
+    """One task's part of a committed multi-task step (what its recorder reports)."""
+
+    task_index: int
+    scored: list[list[ScoredChild]]
+    records: list[ProgramRecord]
+
+
 class MultiTaskGym:
     """The ``GymLike`` surface the coordinator drives, over one gym per task."""
 
-    def __init__(self, gyms: list[Any], weights: list[float], normalization: str) -> None:
-        self.gyms = gyms
+    def __init__(self, gyms: Sequence[Gym], weights: list[float], normalization: str) -> None:
+        self.gyms = list(gyms)
         self.weights = weights
         self.normalization = normalization
         self._drawn: list[int] = []  # the task of each prompt of the open step
         self._pending_stats: dict[int, RewardStats] = {}
-        self.last_split: list[tuple[int, list[list[Any]], list[Any]]] = []
+        self.last_split: list[TaskCommit] = []  # the last commit, task by task
 
     @property
     def next_batch_index(self) -> int:
@@ -172,7 +188,7 @@ class MultiTaskGym:
         positions: dict[int, list[int]] = {}
         for position, task_index in enumerate(self._drawn):
             positions.setdefault(task_index, []).append(position)
-        rows: list[list[Any] | None] = [None] * len(prompts)
+        rows: list[list[TaskChild] | None] = [None] * len(prompts)
         scored_by_task = await asyncio.gather(*(
             self.gyms[t].score([prompts[p] for p in ps], [responses[p] for p in ps], index)
             for t, ps in positions.items()
@@ -191,12 +207,12 @@ class MultiTaskGym:
         return [row for row in rows if row is not None]
 
     def commit(self, scored: list[list[TaskChild]], wall_s: float = 0.0,
-               meta: dict[str, Any] | None = None) -> list[Any]:
+               meta: dict[str, Any] | None = None) -> list[ProgramRecord]:
         """Commit each task's children to its own store; records come back in row order."""
         by_task: dict[int, list[int]] = {}
         for position, row in enumerate(scored):
             by_task.setdefault(row[0].task_index, []).append(position)
-        records: list[list[Any] | None] = [None] * len(scored)
+        records: list[list[ProgramRecord] | None] = [None] * len(scored)
         self.last_split = []
         for task_index, ps in by_task.items():
             rows = [[c.child for c in scored[p]] for p in ps]
@@ -207,11 +223,10 @@ class MultiTaskGym:
             stored = self.gyms[task_index].commit(
                 rows, wall_s=share, meta={**(meta or {}), STATS_KEY: stats.to_meta()})
             at = 0
-            for p, row in zip(ps, rows):
-                records[p] = stored[at:at + len(row)]
-                at += len(row)
-            self.last_split.append((task_index, [[TaskChild(c, task_index, c.reward) for c in r]
-                                                 for r in rows], stored))
+            for p, task_row in zip(ps, rows):
+                records[p] = stored[at:at + len(task_row)]
+                at += len(task_row)
+            self.last_split.append(TaskCommit(task_index, rows, stored))
         self._drawn = []
         return [rec for block in records if block is not None for rec in block]
 
@@ -293,24 +308,13 @@ class MultiTaskSession:
             raise
         return cls(run_dir, config, sessions)
 
-    # ---- what run_training uses -------------------------------------------------------
-
-    def initialize(self) -> None:
-        for session in self.sessions:
-            initial = asyncio.run(session.gym.initialize())
-            if initial is not None:
-                record, solution = initial
-                session.save_best(solution)
-                session.log("initial", program_id=record.id, score=record.score)
+    # ---- what training uses ----------------------------------------------------------
 
     def log(self, event: str, **fields: Any) -> None:
         """One event in the run's own metrics.jsonl (each task also has its own)."""
         record = {"event": event, "time": round(time.time(), 3), **fields}
         with open(self.run_dir / METRICS_FILE, "a") as handle:
             handle.write(json.dumps(record, default=str) + "\n")
-
-    def keeper(self, total_steps: int, quiet: bool) -> "MultiTaskKeeper":
-        return MultiTaskKeeper(self, total_steps, quiet)
 
     def finalize(self) -> dict[str, Any]:
         summaries = {s.task.name: s.finalize() for s in self.sessions}
@@ -327,32 +331,34 @@ class MultiTaskSession:
             session.close()
 
 
-class MultiTaskKeeper:
-    """After each step: each task's best files and batch line, then one line for the step."""
+class MultiTaskRecorder:
+    """``on_commit`` of a multi-task run: each task's record (its best files, batch line
+    and progress line, as in a single-task run), then one line for the step in the run's
+    own metrics.jsonl."""
 
     def __init__(self, session: MultiTaskSession, total_steps: int, quiet: bool) -> None:
-        from thetaevolve.rl.train import BestKeeper
-
         self.session = session
-        self.keepers = [BestKeeper(s, total_steps, quiet) for s in session.sessions]
+        self.tasks = [StepRecorder(s, total_steps, quiet) for s in session.sessions]
 
-    def __call__(self, info: Any) -> None:
-        from thetaevolve.rl.coordinator import CommitInfo, batch_metrics
-
+    def __call__(self, info: CommitInfo[TaskChild]) -> None:
         per_task: dict[str, Any] = {}
-        for task_index, rows, records in self.session.gym.last_split:
-            rewards = [[c.reward for c in row] for row in rows]
-            metrics = batch_metrics(rewards, records, info.metrics.get("wall_s", 0.0))
-            self.keepers[task_index](CommitInfo(info.step, info.batch_index, rows, records,
-                                                metrics))
-            best = self.session.sessions[task_index].database.best()
-            per_task[self.session.sessions[task_index].task.name] = {
-                "children": len(records), "mean_reward": metrics["mean_reward"],
+        for part in self.session.gym.last_split:
+            rewards = [[c.reward for c in row] for row in part.scored]
+            metrics = batch_metrics(rewards, part.records, info.metrics.get("wall_s", 0.0))
+            self.tasks[part.task_index](CommitInfo(info.step, info.batch_index, part.scored,
+                                                   part.records, metrics))
+            task_session = self.session.sessions[part.task_index]
+            best = task_session.database.best()
+            per_task[task_session.task.name] = {
+                "children": len(part.records), "mean_reward": metrics["mean_reward"],
                 "best_score": best.score if best else None,
             }
         self.session.log("batch", batch=info.batch_index, step=info.step,
                          evaluations=self.session.gym.evaluations, tasks=per_task,
                          **info.metrics)
+
+    def on_summary(self, summary: dict[str, Any]) -> None:
+        self.session.log("summary", **summary)
 
 
 def is_multitask_dir(run_dir: Path) -> bool:

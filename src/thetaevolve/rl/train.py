@@ -1,23 +1,20 @@
 """Run GRPO on the gym: the training loop, checkpoints, resume, and the metrics log.
 
 ``train_on_gym`` is the engine-facing core (any gym-like object on rank 0, nothing on the
-other ranks). ``run_training`` wraps it in a run directory: the same store, summary,
-pictures and ``thetaevolve show`` as an inference run, plus training metrics and
-checkpoints under ``checkpoints/``.
+other ranks). ``start_training`` and ``resume_training`` wrap it in a run directory
+(opened by ``runs``): the same store, summary, pictures and ``thetaevolve show`` as an
+inference run, plus training metrics and checkpoints under ``checkpoints/``.
 
 A checkpoint holds the model and tokenizer, the optimizer, scheduler and RNG states
 (TRL/transformers' own checkpoint), and ``thetaevolve_state.json``: the database position
-(next batch index, candidates stored) at the moment of saving. The store itself is never
-rolled back: children committed after the last checkpoint stay in the population (nothing
-is lost), and the resumed policy continues from the checkpointed weights.
+(next batch index, candidates stored) at the moment of saving (see ``checkpoints``). The
+store itself is never rolled back: children committed after the last checkpoint stay in
+the population (nothing is lost), and the resumed policy continues from the checkpointed
+weights.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import re
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,20 +22,47 @@ from typing import Any, Callable
 
 import torch
 from accelerate import PartialState
-from transformers import PrinterCallback, TrainerCallback
+from transformers import (
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    PrinterCallback,
+    TrainerCallback,
+    TrainerControl,
+    TrainerState,
+    TrainingArguments,
+)
 
 from thetaevolve.atomic import write_json_atomic
-from thetaevolve.rl.coordinator import Channel, CommitInfo, StepCoordinator, StepRecord
+from thetaevolve.config import RunConfig
+from thetaevolve.rl.checkpoints import (
+    CHECKPOINT_DIR,
+    STATE_FILE,
+    TRAINING_FILE,
+    checkpoint_step,
+    latest_checkpoint,
+)
+from thetaevolve.rl.coordinator import (
+    Channel,
+    ChildT,
+    CommitInfo,
+    GymLike,
+    RankFailure,
+    StepCoordinator,
+    StepRecord,
+)
 from thetaevolve.rl.models import is_random_spec, load_policy, parameter_count
+from thetaevolve.rl.runs import AnyTrainingRun, RunSetup, open_new_run, reopen_run
 from thetaevolve.rl.settings import RLConfig
-from thetaevolve.rl.trainer import build_trainer
+from thetaevolve.rl.trainer import GymGRPOTrainer, build_trainer
 
-CHECKPOINT_DIR = "checkpoints"
-STATE_FILE = "thetaevolve_state.json"
-TRAINING_FILE = "training.json"
-_CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
+__all__ = [
+    "CHECKPOINT_DIR", "STATE_FILE", "TRAINING_FILE", "TrainOutcome", "checkpoint_step",
+    "join_processes", "latest_checkpoint", "leave_processes", "resume_training",
+    "start_training", "train_on_gym",
+]
 
 LogFn = Callable[..., None]
+Policy = tuple[PreTrainedModel, PreTrainedTokenizerBase]
 
 
 @dataclass
@@ -49,7 +73,7 @@ class TrainOutcome:
     step_seconds: list[float]
     audit: list[StepRecord]
     last_checkpoint: str | None
-    trainer: Any = field(repr=False, default=None)
+    trainer: GymGRPOTrainer | None = field(repr=False, default=None)
 
 
 class _MetricsCallback(TrainerCallback):
@@ -58,7 +82,8 @@ class _MetricsCallback(TrainerCallback):
     def __init__(self, log: LogFn) -> None:
         self.log = log
 
-    def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[override]
+    def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+               logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         if logs:
             self.log("train", step=state.global_step, **{k: v for k, v in logs.items()
                                                           if not isinstance(v, (dict, list))})
@@ -71,10 +96,12 @@ class _StepTimer(TrainerCallback):
         self.seconds: list[float] = []
         self._since = time.perf_counter()
 
-    def on_train_begin(self, args, state, control, **kwargs):  # type: ignore[override]
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState,
+                       control: TrainerControl, **kwargs: Any) -> None:
         self._since = time.perf_counter()
 
-    def on_step_end(self, args, state, control, **kwargs):  # type: ignore[override]
+    def on_step_end(self, args: TrainingArguments, state: TrainerState,
+                    control: TrainerControl, **kwargs: Any) -> None:
         now = time.perf_counter()
         self.seconds.append(now - self._since)
         self._since = now
@@ -83,26 +110,27 @@ class _StepTimer(TrainerCallback):
 class _DatabasePosition(TrainerCallback):
     """Writes the database position into every checkpoint folder (rank 0)."""
 
-    def __init__(self, gym: Any) -> None:
+    def __init__(self, gym: GymLike[Any]) -> None:
         self.gym = gym
 
-    def on_save(self, args, state, control, **kwargs):  # type: ignore[override]
-        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+    def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                **kwargs: Any) -> None:
+        folder = Path(args.output_dir or ".") / f"checkpoint-{state.global_step}"
         if folder.is_dir():
-            data = {
+            write_json_atomic(folder / STATE_FILE, {
                 "step": state.global_step,
                 "next_batch_index": self.gym.next_batch_index,
-                "evaluations": getattr(self.gym, "evaluations", None),
+                "evaluations": self.gym.evaluations,
                 "saved": time.time(),
-            }
-            write_json_atomic(folder / STATE_FILE, data)
+            })
 
 
 REFERENCE_DIR = "reference-policy"
 
 
 def reference_policy(
-    rl: RLConfig, output_dir: Path, model: Any, tokenizer: Any, channel: Channel
+    rl: RLConfig, output_dir: Path, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase,
+    channel: Channel,
 ) -> str | None:
     """Where the KL reference model (the initial policy) loads from; None without KL."""
     if rl.kl_coef == 0.0:
@@ -144,38 +172,16 @@ def leave_processes() -> None:
         dist.destroy_process_group()
 
 
-def latest_checkpoint(output_dir: Path) -> Path | None:
-    """The newest complete checkpoint (one that has its database position written)."""
-    if not output_dir.is_dir():
-        return None
-    found = []
-    for child in output_dir.iterdir():
-        match = _CHECKPOINT_RE.match(child.name)
-        if match and (child / STATE_FILE).exists() and (child / "trainer_state.json").exists():
-            found.append((int(match.group(1)), child))
-    return max(found)[1] if found else None
-
-
-def checkpoint_step(checkpoint: Path) -> int:
-    """The optimizer steps a checkpoint had taken (from the trainer's own state file)."""
-    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
-    return int(state["global_step"])
-
-
-def read_position(checkpoint: Path) -> dict[str, Any]:
-    return json.loads((checkpoint / STATE_FILE).read_text())
-
-
 def train_on_gym(
-    gym: Any,
+    gym: GymLike[ChildT] | None,
     rl: RLConfig,
     output_dir: Path,
     seed: int = 0,
     *,
     log: LogFn | None = None,
-    on_commit: Callable[[CommitInfo], None] | None = None,
+    on_commit: Callable[[CommitInfo[ChildT]], None] | None = None,
     resume_from: Path | None = None,
-    policy: tuple[Any, Any] | None = None,
+    policy: Policy | None = None,
 ) -> TrainOutcome:
     """GRPO for ``rl.steps`` steps in total. Rank 0 passes the gym; other ranks pass None.
 
@@ -184,36 +190,25 @@ def train_on_gym(
     """
     join_processes()
     channel = Channel()
+    output_dir = Path(output_dir)
     if resume_from is not None and checkpoint_step(resume_from) >= rl.steps:
         # transformers would still take one more step; a finished run stays finished.
         return TrainOutcome(steps_done=checkpoint_step(resume_from), step_seconds=[], audit=[],
                             last_checkpoint=str(resume_from))
-    if policy is not None:
-        model, tokenizer = policy
-    else:
-        spec = str(resume_from) if resume_from is not None else rl.model
-        # fp32 master weights: an lr of 1e-6 is below bf16's resolution, so bf16 weights
-        # would not move. Compute runs in bf16 autocast where rl.precision asks for it.
-        model, tokenizer = load_policy(spec, seed=seed, dtype=torch.float32)
-
-    reference = reference_policy(rl, Path(output_dir), model, tokenizer, channel)
+    model, tokenizer = policy if policy is not None else _load_policy(rl, seed, resume_from)
+    reference = reference_policy(rl, output_dir, model, tokenizer, channel)
     if reference is not None:
         # TRL builds the KL reference model from this path: the initial policy, also after
         # a resume (when the policy itself was loaded from a checkpoint).
         model.config._name_or_path = reference
-
-    def count_tokens(messages: list[dict[str, str]]) -> int:
-        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
-
     coordinator = StepCoordinator(
         channel, rl.samples_per_prompt, gym=gym if channel.is_root else None,
-        count_tokens=count_tokens, on_commit=on_commit,
+        count_tokens=_token_counter(tokenizer), on_commit=on_commit,
         advantage=rl.advantage, entropic_beta=rl.entropic_beta,
     )
     timer = _StepTimer()
-    callbacks: list[Any] = [timer]
-    if channel.is_root:
+    callbacks: list[TrainerCallback] = [timer]
+    if channel.is_root and gym is not None:
         callbacks.append(_DatabasePosition(gym))
         if log is not None:
             callbacks.append(_MetricsCallback(log))
@@ -221,20 +216,11 @@ def train_on_gym(
                 world_size=channel.world_size, steps=rl.steps,
                 batch_size=rl.batch_size, samples_per_prompt=rl.samples_per_prompt,
                 resume_from=str(resume_from) if resume_from else None)
-    trainer = build_trainer(model, tokenizer, rl, coordinator, Path(output_dir), seed, callbacks)
+    trainer = build_trainer(model, tokenizer, rl, coordinator, output_dir, seed, callbacks)
     # The run's own log and progress lines replace transformers' printing of every log dict.
     trainer.remove_callback(PrinterCallback)
-    try:
-        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-    except KeyboardInterrupt as stop:
-        # Ctrl-C or SIGTERM: keep the last finished step, so that `resume` continues from
-        # it instead of from the previous periodic checkpoint (or the initial model).
-        stop.checkpoint = _checkpoint_on_interrupt(trainer, channel, Path(output_dir))  # type: ignore[attr-defined]
-        stop.step = trainer.state.global_step  # type: ignore[attr-defined]
-        raise
-    finally:
-        coordinator.close()
-    last = latest_checkpoint(Path(output_dir)) if channel.is_root else None
+    _train(trainer, coordinator, channel, output_dir, resume_from)
+    last = latest_checkpoint(output_dir) if channel.is_root else None
     return TrainOutcome(
         steps_done=trainer.state.global_step, step_seconds=timer.seconds,
         audit=list(coordinator.audit), last_checkpoint=str(last) if last else None,
@@ -242,7 +228,40 @@ def train_on_gym(
     )
 
 
-def _checkpoint_on_interrupt(trainer: Any, channel: Channel, output_dir: Path) -> str | None:
+def _load_policy(rl: RLConfig, seed: int, resume_from: Path | None) -> Policy:
+    spec = str(resume_from) if resume_from is not None else rl.model
+    # fp32 master weights: an lr of 1e-6 is below bf16's resolution, so bf16 weights
+    # would not move. Compute runs in bf16 autocast where rl.precision asks for it.
+    return load_policy(spec, seed=seed, dtype=torch.float32)
+
+
+def _token_counter(tokenizer: PreTrainedTokenizerBase) -> Callable[[list[dict[str, str]]], int]:
+    """Prompt tokens of a chat, as the trainer will render it (for the metrics)."""
+
+    def count_tokens(messages: list[dict[str, str]]) -> int:
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    return count_tokens
+
+
+def _train(trainer: GymGRPOTrainer, coordinator: StepCoordinator[Any], channel: Channel,
+           output_dir: Path, resume_from: Path | None) -> None:
+    try:
+        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    except KeyboardInterrupt as stop:
+        # Ctrl-C or SIGTERM: keep the last finished step, so that `resume` continues from
+        # it instead of from the previous periodic checkpoint (or the initial model). The
+        # CLI's interrupt report reads these two attributes.
+        stop.checkpoint = _checkpoint_on_interrupt(trainer, channel, output_dir)  # type: ignore[attr-defined]
+        stop.step = trainer.state.global_step  # type: ignore[attr-defined]
+        raise
+    finally:
+        coordinator.close()
+
+
+def _checkpoint_on_interrupt(trainer: GymGRPOTrainer, channel: Channel,
+                             output_dir: Path) -> str | None:
     """Save a checkpoint of the last finished optimizer step, unless one exists already.
 
     An interrupt lands between steps or inside one; either way the weights and optimizer
@@ -264,176 +283,94 @@ def _checkpoint_on_interrupt(trainer: Any, channel: Channel, output_dir: Path) -
 # ---- a training run in a run directory --------------------------------------------------
 
 
-def run_training(
-    config: Any | None,
-    run_dir: Path | None,
-    resume: bool = False,
-    steps: int | None = None,
-    quiet: bool = False,
-    allow_problem_change: bool = False,
+def start_training(
+    config: RunConfig, run_dir: Path | None = None, quiet: bool = False
 ) -> dict[str, Any] | None:
-    """Start (or, with ``resume``, continue) a training run; rank 0 returns the summary.
+    """Start a training run in ``run_dir`` (a new default one if None); rank 0 returns the
+    summary, the other ranks None.
 
     Every rank calls this with the same arguments. Only rank 0 opens the run directory and
     the store; the others receive the resolved configuration from it.
     """
-    from thetaevolve.config import RunConfig
+    return _run_in_directory(lambda: open_new_run(config, run_dir, quiet))
 
+
+def resume_training(
+    run_dir: Path, steps: int | None = None, quiet: bool = False,
+    allow_problem_change: bool = False,
+) -> dict[str, Any] | None:
+    """Continue a training run from its newest checkpoint, up to ``steps`` in total (the
+    run's own ``rl.steps`` if None); otherwise as ``start_training``."""
+    return _run_in_directory(
+        lambda: reopen_run(Path(run_dir), steps, quiet, allow_problem_change))
+
+
+def _run_in_directory(open_run: Callable[[], AnyTrainingRun]) -> dict[str, Any] | None:
     _quiet_libraries()
     join_processes()
     channel = Channel()
-    session = None
-    setup: Any = None
-    if channel.is_root:
-        try:
-            session, setup = _open_session(config, run_dir, resume, steps, allow_problem_change)
-        except Exception as exc:
-            channel.broadcast(f"{type(exc).__name__}: {exc}")
-            raise
-    setup = channel.broadcast(setup)
-    if isinstance(setup, str):
-        raise RuntimeError(f"rank 0 could not open the run: {setup}")
-    resolved = RunConfig.model_validate(setup["config"])
-    resume_from = Path(setup["checkpoint"]) if setup["checkpoint"] else None
-    output_dir = Path(setup["run_dir"]) / CHECKPOINT_DIR
+    run, setup = _open_on_root(channel, open_run)
+    resolved = RunConfig.model_validate(setup.config)
     try:
         outcome = train_on_gym(
-            session.gym if session else None, resolved.rl, output_dir, resolved.seed,
-            log=session.log if session else None,
-            on_commit=_keeper(session, resolved.rl.steps, quiet) if session else None,
-            resume_from=resume_from,
+            run.gym if run else None, resolved.rl, Path(setup.run_dir) / CHECKPOINT_DIR,
+            resolved.seed, log=run.session.log if run else None,
+            on_commit=run.recorder if run else None,
+            resume_from=Path(setup.checkpoint) if setup.checkpoint else None,
         )
     except BaseException as stop:
-        if session is not None:
+        if run is not None:
             if isinstance(stop, KeyboardInterrupt):
-                stop.run_dir = str(session.run_dir)  # type: ignore[attr-defined]
-            session.finalize()
-            session.close()
+                stop.run_dir = str(run.session.run_dir)  # type: ignore[attr-defined]
+            run.session.finalize()
+            run.session.close()
         raise
-    if session is None:
+    if run is None:
         leave_processes()  # waits for rank 0 to write the summary
         return None
     try:
-        summary = session.finalize()
-        training = {
-            "model": resolved.rl.model,
-            "steps_done": outcome.steps_done,
-            "steps_total": resolved.rl.steps,
-            "last_checkpoint": outcome.last_checkpoint,
-            "step_seconds": [round(s, 4) for s in outcome.step_seconds],
-            "world_size": channel.world_size,
-            **_device_facts(),
-        }
-        write_json_atomic(session.run_dir / TRAINING_FILE, training)
-        session.log("summary", **summary)
-        return {**summary, "training": training}
+        return _finish(run, resolved, outcome, channel.world_size)
     finally:
-        session.close()
+        run.session.close()
         leave_processes()
 
 
-def _keeper(session: Any, total_steps: int, quiet: bool) -> Callable[[CommitInfo], None]:
-    keeper = getattr(session, "keeper", None)  # a multi-task session keeps one per task
-    return keeper(total_steps, quiet) if keeper else BestKeeper(session, total_steps, quiet)
-
-
-def _open_session(
-    config: Any | None, run_dir: Path | None, resume: bool, steps: int | None,
-    allow_problem_change: bool = False,
-) -> tuple[Any, dict[str, Any]]:
-    from thetaevolve.rl.multitask import MultiTaskSession, is_multitask_dir
-    from thetaevolve.session import Session
-
-    multi = is_multitask_dir(run_dir) if resume and run_dir else bool(config and config.rl.tasks)
-    if multi:
-        overrides = [f"rl.steps={steps}"] if steps is not None else None
-        session = (MultiTaskSession.resume(run_dir, overrides) if resume
-                   else MultiTaskSession.create(config, run_dir))
+def _open_on_root(
+    channel: Channel, open_run: Callable[[], AnyTrainingRun]
+) -> tuple[AnyTrainingRun | None, RunSetup]:
+    """Rank 0 opens the run; every rank gets its setup, or raises if rank 0 could not."""
+    run = None
+    payload: RunSetup | RankFailure | None = None
+    if channel.is_root:
         try:
-            session.initialize()
-        except BaseException:
-            session.close()
+            run = open_run()
+        except Exception as exc:
+            channel.broadcast(RankFailure(f"{type(exc).__name__}: {exc}"))
             raise
-        return session, _setup(session, resume)
-    if resume:
-        if run_dir is None:
-            raise ValueError("resuming needs the run directory")
-        overrides = [f"rl.steps={steps}"] if steps is not None else None
-        session = Session.resume(run_dir, overrides, allow_problem_change=allow_problem_change)
-        if session.kind != "train":
-            session.close()
-            raise ValueError(f"{run_dir} is an inference run; continue it with `thetaevolve resume`")
-    else:
-        session = Session.create(config, run_dir, kind="train")
-    try:
-        initial = asyncio.run(session.gym.initialize())
-        if initial is not None:
-            record, solution = initial
-            session.save_best(solution)
-            session.log("initial", program_id=record.id, score=record.score)
-    except BaseException:
-        session.close()
-        raise
-    return session, _setup(session, resume)
+        payload = run.setup()
+    payload = channel.broadcast(payload)
+    if isinstance(payload, RankFailure):
+        raise RuntimeError(f"rank 0 could not open the run: {payload.message}")
+    assert payload is not None  # rank 0 always sends the setup or a failure
+    return run, payload
 
 
-def _setup(session: Any, resume: bool) -> dict[str, Any]:
-    """What every rank needs to know of the opened run (and the resume log line)."""
-    try:
-        checkpoint = latest_checkpoint(session.run_dir / CHECKPOINT_DIR) if resume else None
-        if resume:
-            position = read_position(checkpoint) if checkpoint else None
-            session.log(
-                "resume", checkpoint=str(checkpoint) if checkpoint else None,
-                checkpoint_step=position["step"] if position else 0,
-                checkpoint_next_batch=position["next_batch_index"] if position else None,
-                store_next_batch=session.gym.next_batch_index,
-            )
-    except BaseException:
-        session.close()
-        raise
-    return {
-        "config": session.config.model_dump(mode="json"),
-        "run_dir": str(session.run_dir),
-        "checkpoint": str(checkpoint) if checkpoint else None,
+def _finish(run: AnyTrainingRun, resolved: RunConfig, outcome: TrainOutcome,
+            world_size: int) -> dict[str, Any]:
+    """Rank 0 after the last step: summary.json, training.json, the summary line."""
+    summary = run.session.finalize()
+    training = {
+        "model": resolved.rl.model,
+        "steps_done": outcome.steps_done,
+        "steps_total": resolved.rl.steps,
+        "last_checkpoint": outcome.last_checkpoint,
+        "step_seconds": [round(s, 4) for s in outcome.step_seconds],
+        "world_size": world_size,
+        **_device_facts(),
     }
-
-
-class BestKeeper:
-    """After each commit: keep best_program.py / best_solution.json current, log the batch."""
-
-    def __init__(self, session: Any, total_steps: int, quiet: bool = False) -> None:
-        self.session = session
-        self.total_steps = total_steps
-        self.quiet = quiet
-        best = session.database.best()
-        self.best_fitness = best.fitness if best is not None else None
-
-    def __call__(self, info: CommitInfo) -> None:
-        session = self.session
-        best = session.database.best()
-        improved = best is not None and best.fitness is not None and (
-            self.best_fitness is None or best.fitness > self.best_fitness
-        )
-        if improved:
-            self.best_fitness = best.fitness
-            children = [child for row in info.scored for child in row]
-            for record, child in zip(info.records, children):
-                evaluation = getattr(child, "evaluation", None)
-                if record.id == best.id and evaluation is not None:
-                    session.save_best(evaluation.solution)
-        session.log(
-            "batch", batch=info.batch_index, step=info.step,
-            evaluations=session.gym.evaluations,
-            best_score=best.score if best else None, improved=improved, **info.metrics,
-        )
-        if not self.quiet:
-            m = info.metrics
-            shown = "-" if best is None or best.score is None else f"{best.score:.10g}"
-            print(f"[{session.task.name}] step {info.step}/{self.total_steps} "
-                  f"(batch {info.batch_index}): reward mean {m['mean_reward']:.4g} "
-                  f"max {m['max_reward']:.4g} | best {shown}{' (new best)' if improved else ''} "
-                  f"| {m['outcomes']}", file=sys.stderr, flush=True)
+    write_json_atomic(run.session.run_dir / TRAINING_FILE, training)
+    run.recorder.on_summary(summary)
+    return {**summary, "training": training}
 
 
 def _device_facts() -> dict[str, Any]:

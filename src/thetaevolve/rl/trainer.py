@@ -13,10 +13,11 @@ the gym stored for them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator, TypedDict
 
 import torch
 from datasets import IterableDataset
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 
 from thetaevolve.rl.advantages import group_advantages
@@ -27,7 +28,7 @@ REWARD_NAME = "gym"
 _GROUP, _SAMPLE = "te_group", "te_sample"
 
 
-def _tickets():
+def _tickets() -> Iterator[dict[str, Any]]:
     # An endless stream of placeholder rows; the real prompt replaces each one.
     while True:
         yield {"prompt": [{"role": "user", "content": ""}]}
@@ -37,7 +38,14 @@ def ticket_dataset() -> IterableDataset:
     return IterableDataset.from_generator(_tickets)
 
 
-def resolve_precision(rl: RLConfig, use_cpu: bool) -> dict[str, bool]:
+class Precision(TypedDict):
+    """GRPOConfig's two mixed-precision switches (both False: fp32)."""
+
+    bf16: bool
+    fp16: bool
+
+
+def resolve_precision(rl: RLConfig, use_cpu: bool) -> Precision:
     if rl.precision == "fp32" or (rl.precision == "auto" and use_cpu):
         return {"bf16": False, "fp16": False}
     if rl.precision == "fp16":
@@ -68,7 +76,8 @@ def accumulation_steps(rl: RLConfig, world_size: int) -> tuple[int, int]:
 def grpo_config(
     rl: RLConfig, output_dir: Path, world_size: int, seed: int, use_cpu: bool | None = None
 ) -> GRPOConfig:
-    """ThetaEvolve's GRPO settings (thetaevolve.md §1.3) expressed as TRL's GRPOConfig."""
+    """ThetaEvolve's GRPO settings (arXiv 2511.23473, the preset in ``rl.settings``)
+    expressed as TRL's GRPOConfig."""
     if use_cpu is None:
         use_cpu = not torch.cuda.is_available()
     micro, accumulation = accumulation_steps(rl, world_size)
@@ -134,8 +143,9 @@ def grpo_config(
     )
 
 
-def _checkpointing(rl: RLConfig) -> dict[str, bool]:
-    # transformers 5 renamed gradient_checkpointing to activation_checkpointing.
+def _checkpointing(rl: RLConfig) -> dict[str, Any]:
+    # transformers 5 renamed gradient_checkpointing to activation_checkpointing: the key
+    # depends on the installed version, so the type checker cannot know it (hence Any).
     if not rl.gradient_checkpointing:
         return {}
     import dataclasses
@@ -154,14 +164,20 @@ class GymGRPOTrainer(GRPOTrainer):
     baseline through the same pipeline).
     """
 
-    def __init__(self, *args: Any, coordinator: StepCoordinator, prompt_limit: int | None = None,
+    def __init__(self, *args: Any, coordinator: StepCoordinator[Any], prompt_limit: int | None = None,
                  rl: RLConfig | None = None, **kwargs: Any) -> None:
         self.coordinator = coordinator
         self.prompt_limit = prompt_limit  # prompt tokens that fit the context (None: no cut)
         self.rl = rl or RLConfig()
         super().__init__(*args, **kwargs)
 
-    def _tokenize_prompts(self, prompts: list):  # type: ignore[override]
+    @property
+    def _training(self) -> bool:
+        """True while generating for a training step (not for an evaluation pass)."""
+        # Trainer.__init__ always sets the model; its type admits None only before that.
+        return self.model is not None and self.model.training
+
+    def _tokenize_prompts(self, prompts: list[Any]) -> tuple[list[list[int]], Any, Any]:
         # TRL 1.x no longer truncates prompts: a prompt longer than the context leaves
         # the completion no room. Cut each one to fit, keeping both ends (models.chat).
         prompt_ids, images, fields = super()._tokenize_prompts(prompts)
@@ -172,7 +188,7 @@ class GymGRPOTrainer(GRPOTrainer):
         return prompt_ids, images, fields
 
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
-        training = self.model.training
+        training = self._training
         if training:
             self.coordinator.step = self.state.global_step
             rows = self.coordinator.assign_prompts(len(inputs))
@@ -206,16 +222,22 @@ class GymGRPOTrainer(GRPOTrainer):
         self._step += 1
         return torch.zeros((), device=self.accelerator.device)
 
-    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):  # type: ignore[override]
+    def _calculate_rewards(self, inputs: list[dict[str, Any]], prompts: list[Any],
+                           completions: list[Any],
+                           completion_ids_list: list[list[int]]) -> torch.Tensor:
         rewards = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
-        if self.model.training:
+        if self._training:
             # rewards is gathered over ranks, in global row order: the rank-0 audit compares
             # it with what the store holds.
             self.coordinator.record_used_rewards(rewards[:, 0].detach().cpu().tolist())
         return rewards
 
 
-def make_reward_function(coordinator: StepCoordinator, eos_ids: set[int], max_new_tokens: int):
+RewardFunction = Callable[..., list[float]]  # TRL passes the dataset's columns as keywords
+
+
+def make_reward_function(coordinator: StepCoordinator[Any], eos_ids: set[int],
+                         max_new_tokens: int) -> RewardFunction:
     """TRL reward function: this rank's completions in, the gym's stored rewards out."""
 
     def gym(prompts: list[Any], completions: list[Any], completion_ids: list[list[int]],
@@ -238,7 +260,7 @@ def make_reward_function(coordinator: StepCoordinator, eos_ids: set[int], max_ne
     return gym
 
 
-def eos_token_ids(tokenizer: Any, model: Any) -> set[int]:
+def eos_token_ids(tokenizer: PreTrainedTokenizerBase, model: PreTrainedModel) -> set[int]:
     ids = {tokenizer.eos_token_id}
     configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
     if isinstance(configured, int):
@@ -249,13 +271,13 @@ def eos_token_ids(tokenizer: Any, model: Any) -> set[int]:
 
 
 def build_trainer(
-    model: Any,
-    tokenizer: Any,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
     rl: RLConfig,
-    coordinator: StepCoordinator,
+    coordinator: StepCoordinator[Any],
     output_dir: Path,
     seed: int,
-    callbacks: list[Any] | None = None,
+    callbacks: list[TrainerCallback] | None = None,
 ) -> GymGRPOTrainer:
     from thetaevolve.models.chat import context_length, prompt_budget
 
