@@ -344,10 +344,10 @@ def _open_on_root(
     if channel.is_root:
         try:
             run = open_run()
+            payload = run.setup()
         except Exception as exc:
             channel.broadcast(RankFailure(f"{type(exc).__name__}: {exc}"))
             raise
-        payload = run.setup()
     payload = channel.broadcast(payload)
     if isinstance(payload, RankFailure):
         raise RuntimeError(f"rank 0 could not open the run: {payload.message}")
