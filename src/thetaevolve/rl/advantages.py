@@ -28,6 +28,7 @@ from collections.abc import Sequence
 ADAPTIVE_KL_TARGET = math.log(2.0)
 GRPO_EPS = 1e-4  # TRL's epsilon in (r - mean) / (std + eps)
 _BISECTION_STEPS = 100
+_HALVING_STEPS = 2200  # more than a float's exponent range (2^-1074 .. 2^1024)
 # The largest tilt used: a weight or a beta-scaled reward gap above 50 (e^50 ~ 5e21)
 # changes nothing measurable but risks overflow.
 _MAX_TILT = 50.0
@@ -93,7 +94,15 @@ def adaptive_beta(rewards: Sequence[float], target: float = ADAPTIVE_KL_TARGET) 
     high = _MAX_TILT / (top - max(below))
     if tilted_kl_from_uniform(rewards, high) <= target:
         return high
-    low = 0.0
+    # Halve down to the crossing's scale first: with rewards whose gaps differ by hundreds
+    # of orders of magnitude (1e-238 next to 1e-51), ``high`` is that far above it, more
+    # than the bisection's steps can cover. The KL grows with beta, so the first halving
+    # that falls below the target brackets the one crossing.
+    for _ in range(_HALVING_STEPS):
+        if tilted_kl_from_uniform(rewards, high / 2) < target:
+            break
+        high /= 2
+    low = high / 2
     for _ in range(_BISECTION_STEPS):
         mid = 0.5 * (low + high)
         if tilted_kl_from_uniform(rewards, mid) < target:
