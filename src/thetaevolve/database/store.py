@@ -63,7 +63,13 @@ import numpy as np
 from thetaevolve.config import DatabaseConfig
 from thetaevolve.database.features import FeatureGrid
 from thetaevolve.database.index import PopulationIndex, hash_key
-from thetaevolve.database.persistence import Row, SQLiteStore, StoreError, damaged
+from thetaevolve.database.persistence import (
+    IndexColumns,
+    Row,
+    SQLiteStore,
+    StoreError,
+    damaged,
+)
 from thetaevolve.database.puct import PUCTState
 from thetaevolve.database.records import ChildDraft, ParentSample, ProgramRecord
 from thetaevolve.types import Outcome
@@ -165,44 +171,40 @@ class ProgramDatabase:
         index.ensure(end)
         index.end = max(end, 1)
         best_fit = -math.inf
-        cursor = store.index_rows()
-        while True:
-            chunk = cursor.fetchmany(1 << 16)
-            if not chunk:
-                break
-            (ids, islands, fits, cells, gens, keys, proposal, origins, outcomes, iterations,
-             roots) = zip(*chunk)
-            pid = np.array(ids, dtype=np.int64)
-            fit = np.array([np.nan if f is None else f for f in fits], dtype=np.float64)
-            index.island[pid] = islands
+        for chunk in store.index_columns():
+            pid = np.array(chunk.id, dtype=np.int64)
+            fit = np.array([np.nan if f is None else f for f in chunk.ok_fitness],
+                           dtype=np.float64)
+            index.island[pid] = chunk.island
             index.fitness[pid] = fit
-            index.cell[pid] = cells
-            index.generation[pid] = gens
+            index.cell[pid] = chunk.cell
+            index.generation[pid] = chunk.generation
             index.live[pid] = ~np.isnan(fit) & (pid >= boundary)
-            index.hashes.update(keys)
-            is_proposal = np.array(proposal, dtype=np.bool_)
-            self._proposals += int(is_proposal.sum())
-            self._outcomes.update(o for o, p in zip(outcomes, proposal) if p)
-            if is_proposal.any():
-                top = int(np.array(iterations, dtype=np.int64)[is_proposal].max())
-                self._max_iteration = max(self._max_iteration, top)
+            index.hashes.update(chunk.hash_key)
+            is_proposal = np.array(chunk.is_proposal, dtype=np.bool_)
+            self._count_proposals(chunk, is_proposal)
             if self._initial_id is None:
-                for row in chunk:
-                    if row[6] and row[10] and row[2] is not None:
-                        self._initial_id = row[0]
-                        break
+                self._initial_id = _first_initial(chunk)
             for i in np.flatnonzero(~is_proposal).tolist():
-                self._origin_of[ids[i]] = origins[i]
+                self._origin_of[chunk.id[i]] = chunk.origin_id[i]
             if not np.all(np.isnan(fit)):
                 position = int(np.nanargmax(fit))
                 if fit[position] > best_fit:  # strictly: the earliest best wins ties
-                    best_fit, self._best_id = float(fit[position]), ids[position]
+                    best_fit, self._best_id = float(fit[position]), chunk.id[position]
         evicted = store.evicted_ids()
         if evicted:
             index.live[np.asarray(evicted, dtype=np.int64)] = False
-        for pid, origin in self._origin_of.items():
-            if index.live[pid]:
-                self._copied[int(index.island[pid])].add(origin)
+        for copy_id, origin in self._origin_of.items():
+            if index.live[copy_id]:
+                self._copied[int(index.island[copy_id])].add(origin)
+
+    def _count_proposals(self, chunk: IndexColumns, is_proposal: np.ndarray) -> None:
+        """The proposal counters (count, outcomes, largest iteration) of one chunk."""
+        self._proposals += int(is_proposal.sum())
+        self._outcomes.update(o for o, p in zip(chunk.outcome, chunk.is_proposal) if p)
+        if is_proposal.any():
+            top = int(np.array(chunk.iteration, dtype=np.int64)[is_proposal].max())
+            self._max_iteration = max(self._max_iteration, top)
 
     # ---- reading ----------------------------------------------------------------------------
 
@@ -476,55 +478,58 @@ class ProgramDatabase:
         """Update the index for the batch and return the rows and evictions to write."""
         index, state = self._index, self._state
         state["commits"] += 1
-        batch = state["commits"]
+        commit_index = state["commits"]  # this commit's number: 1 for the initial program
         now = time.time()
-        rows: list[Row] = []
-        seeds: list[int] = []
         self._pending = {}
-        for child in children:
-            pid = index.end
-            if child.parent_id is None:
-                island, generation = 0, 0
-            else:
-                island = int(index.island[child.parent_id])
-                generation = int(index.generation[child.parent_id]) + 1
-            ok = child.outcome is Outcome.OK
-            cell = self._grid.cell(child.fitness, child.code, child.metrics) if ok else -1
-            key = hash_key(child.code_hash)
-            row = Row(
-                id=pid, parent_id=child.parent_id, origin_id=pid, kind=PROPOSAL, island=island,
-                generation=generation, iteration=child.iteration, batch=batch,
-                outcome=child.outcome.value, score=child.score, fitness=child.fitness,
-                reward=float(child.reward), cell=cell, hash_key=key, code_hash=child.code_hash,
-                created_at=now, code=child.code, metrics=json.dumps(child.metrics),
-                prompt=child.prompt, response=child.response, detail=child.detail,
-            )
-            rows.append(row)
-            self._pending[pid] = row
-            index.add(pid, island, child.fitness if ok else None, cell, generation, key, ok)
-            if self._puct is not None:
-                self._puct.add_proposal(pid, child.parent_id, child.fitness if ok else None)
-            self._proposals += 1
-            self._outcomes[child.outcome.value] += 1
-            self._max_iteration = max(self._max_iteration, child.iteration)
-            if ok:
-                state["max_generation"] = max(state["max_generation"], generation)
-                if self._best_id is None or child.fitness > index.fitness[self._best_id]:
-                    self._best_id = pid
-                if child.parent_id is None:
-                    seeds.append(pid)
-                    if self._initial_id is None:
-                        self._initial_id = pid
+        rows = [self._add_proposal(child, commit_index, now) for child in children]
+        seeds = [row.id for row, child in zip(rows, children)
+                 if child.parent_id is None and child.outcome is Outcome.OK]
         for origin in seeds:
             for island in range(self.config.num_islands):
                 if not index.members[island]:
-                    rows.append(self._copy(origin, island, SEED, batch, now))
-        rows.extend(self._migrate(batch, now))
-        evictions = self._evict(batch)
-        rows.extend(self._maybe_reinit(batch, now))
+                    rows.append(self._copy(origin, island, SEED, commit_index, now))
+        rows.extend(self._migrate(commit_index, now))
+        evictions = self._evict(commit_index)
+        rows.extend(self._maybe_reinit(commit_index, now))
         return rows, evictions
 
-    def _copy(self, origin: int, island: int, kind: str, batch: int, now: float,
+    def _add_proposal(self, child: ChildDraft, commit_index: int, now: float) -> Row:
+        """Place one committed child in the index and the counters; returns its row."""
+        index, state = self._index, self._state
+        pid = index.end
+        if child.parent_id is None:
+            island, generation = 0, 0
+        else:
+            island = int(index.island[child.parent_id])
+            generation = int(index.generation[child.parent_id]) + 1
+        # _check_child made sure that an ok child has a finite fitness; failures rank nowhere.
+        fitness = child.fitness if child.outcome is Outcome.OK else None
+        cell = -1 if fitness is None else self._grid.cell(fitness, child.code, child.metrics)
+        key = hash_key(child.code_hash)
+        row = Row(
+            id=pid, parent_id=child.parent_id, origin_id=pid, kind=PROPOSAL, island=island,
+            generation=generation, iteration=child.iteration, commit_index=commit_index,
+            outcome=child.outcome.value, score=child.score, fitness=child.fitness,
+            reward=float(child.reward), cell=cell, hash_key=key, code_hash=child.code_hash,
+            created_at=now, code=child.code, metrics=json.dumps(child.metrics),
+            prompt=child.prompt, response=child.response, detail=child.detail,
+        )
+        self._pending[pid] = row
+        index.add(pid, island, fitness, cell, generation, key, fitness is not None)
+        if self._puct is not None:
+            self._puct.add_proposal(pid, child.parent_id, fitness)
+        self._proposals += 1
+        self._outcomes[child.outcome.value] += 1
+        self._max_iteration = max(self._max_iteration, child.iteration)
+        if fitness is not None:
+            state["max_generation"] = max(state["max_generation"], generation)
+            if self._best_id is None or fitness > index.fitness[self._best_id]:
+                self._best_id = pid
+            if child.parent_id is None and self._initial_id is None:
+                self._initial_id = pid
+        return row
+
+    def _copy(self, origin: int, island: int, kind: str, commit_index: int, now: float,
               generation: int | None = None) -> Row:
         """A copy of ``origin`` on ``island`` (one more row pointing at the origin's texts)."""
         index = self._index
@@ -546,13 +551,14 @@ class ProgramDatabase:
         self._copied[island].add(origin)
         return Row(
             id=pid, parent_id=origin, origin_id=origin, kind=kind, island=island,
-            generation=gen, iteration=source.iteration, batch=batch, outcome=outcome,
+            generation=gen, iteration=source.iteration, commit_index=commit_index,
+            outcome=outcome,
             score=source.score, fitness=source.fitness, reward=source.reward,
             cell=int(index.cell[origin]), hash_key=key,
             code_hash=source.code_hash, created_at=now,
         )
 
-    def _migrate(self, batch: int, now: float) -> list[Row]:
+    def _migrate(self, commit_index: int, now: float) -> list[Row]:
         config, state, index = self.config, self._state, self._index
         n = config.num_islands
         if (config.migration_interval == 0 or n < 2
@@ -569,10 +575,10 @@ class ProgramDatabase:
                     home = int(index.island[origin])
                     if (home == target and index.live[origin]) or origin in self._copied[target]:
                         continue
-                    rows.append(self._copy(pid, target, MIGRANT, batch, now))
+                    rows.append(self._copy(pid, target, MIGRANT, commit_index, now))
         return rows
 
-    def _evict(self, batch: int) -> list[tuple[int, int]]:
+    def _evict(self, commit_index: int) -> list[tuple[int, int]]:
         index, cap = self._index, self.config.population_size
         gone: list[int] = []
         for island in range(self.config.num_islands):
@@ -586,16 +592,23 @@ class ProgramDatabase:
                 origin = self._origin_of.get(pid)
                 if origin is not None:
                     self._copied[int(index.island[pid])].discard(origin)
-        return [(pid, batch) for pid in sorted(gone)]
+        return [(pid, commit_index) for pid in sorted(gone)]
 
-    def _reinit_due(self, batch: int) -> bool:
-        """The periodic rule (``reinit_every``) or ThetaEvolve's stagnation rule."""
+    def _reinit_due(self, commit_index: int) -> bool:
+        """The periodic rule (``reinit_every``) or ThetaEvolve's stagnation rule.
+
+        Both count commits (``commit_index``: the initial program's commit is 1, and every
+        gym batch is one commit), not the gym's batch index ``ProgramRecord.iteration``:
+        ``reinit_every=k`` re-initialises after commits k, 2k, ..., which with one initial
+        program are gym batches k - 1, 2k - 1, ...; ``reinit_min_batches`` and
+        ``reinit_max_batches`` are commits since the last re-initialisation.
+        """
         config, index = self.config, self._index
-        if config.reinit_every and batch % config.reinit_every == 0:
+        if config.reinit_every and commit_index % config.reinit_every == 0:
             return True
         if config.reinit_ratio <= 0:
             return False
-        since = batch - int(self._state.get("reinit_batch", 0))
+        since = commit_index - int(self._state.get("reinit_batch", 0))
         if since < config.reinit_min_batches:
             return False
         if config.reinit_max_batches and since >= config.reinit_max_batches:
@@ -603,11 +616,11 @@ class ProgramDatabase:
         live = np.flatnonzero(index.live[: index.end])
         return _stagnated(index.fitness[live], config.reinit_ratio)
 
-    def _maybe_reinit(self, batch: int, now: float) -> list[Row]:
+    def _maybe_reinit(self, commit_index: int, now: float) -> list[Row]:
         config, index, state = self.config, self._index, self._state
-        if self._initial_id is None or not self._reinit_due(batch):
+        if self._initial_id is None or not self._reinit_due(commit_index):
             return []
-        state["reinit_batch"] = batch
+        state["reinit_batch"] = commit_index  # a commit index, under its stored key name
         # The best proposals ever found (copies share their origin's fitness, so they are
         # left out), the initial program excluded: it comes back on every island anyway.
         ok_ids = np.flatnonzero(~np.isnan(index.fitness[: index.end]))
@@ -620,12 +633,21 @@ class ProgramDatabase:
         state["boundary"] = index.end
         state["migrated_at"] = 0
         state["max_generation"] = 0
-        rows = [self._copy(self._initial_id, i, REINIT, batch, now, generation=0)
+        rows = [self._copy(self._initial_id, i, REINIT, commit_index, now, generation=0)
                 for i in range(config.num_islands)]
         for position, pid in enumerate(keep):
-            rows.append(self._copy(pid, position % config.num_islands, REINIT, batch, now,
+            rows.append(self._copy(pid, position % config.num_islands, REINIT, commit_index, now,
                                    generation=0))
         return rows
+
+
+def _first_initial(chunk: IndexColumns) -> int | None:
+    """The first successful root proposal of a chunk (the run's initial program), if any."""
+    for pid, proposal, root, fitness in zip(chunk.id, chunk.is_proposal, chunk.is_root,
+                                            chunk.ok_fitness):
+        if proposal and root and fitness is not None:
+            return pid
+    return None
 
 
 def _stagnated(fitness: np.ndarray, ratio: float) -> bool:
