@@ -27,11 +27,14 @@ island a draw was made for (draw i of a call: ``(commits + i) % num_islands``).
 
 from thetaevolve.database.persistence import StoreError
 from thetaevolve.database.records import ChildDraft, ParentSample, ProgramRecord
+from thetaevolve.database.snapshot import DatabaseSnapshot, PUCTSnapshot
 from thetaevolve.database.store import EmptyDatabaseError, ProgramDatabase
 
 __all__ = [
     "ChildDraft",
+    "DatabaseSnapshot",
     "EmptyDatabaseError",
+    "PUCTSnapshot",
     "ParentSample",
     "ProgramDatabase",
     "ProgramRecord",

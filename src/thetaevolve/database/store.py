@@ -72,6 +72,7 @@ from thetaevolve.database.persistence import (
 )
 from thetaevolve.database.puct import PUCTState
 from thetaevolve.database.records import ChildDraft, ParentSample, ProgramRecord
+from thetaevolve.database.snapshot import DatabaseSnapshot, IndexSnapshot, PUCTSnapshot
 from thetaevolve.types import Outcome
 
 PROPOSAL, SEED, MIGRANT, REINIT = "proposal", "seed", "migrant", "reinit"
@@ -284,6 +285,24 @@ class ProgramDatabase:
         with self._lock:
             self._store.write((), meta={key: value})
             self._meta[key] = value
+
+    def debug_snapshot(self) -> DatabaseSnapshot:
+        """Everything sampling depends on, as one comparable value (see snapshot.py): a
+        live database and the same store reopened give equal snapshots."""
+        with self._lock:
+            index = self._index
+            return DatabaseSnapshot(
+                index=IndexSnapshot.of(index),
+                copied=tuple(tuple(sorted(s)) for s in self._copied),
+                state=copy.deepcopy(self._state),
+                best_id=self._best_id,
+                count=self.count(),
+                outcome_counts=self.outcome_counts(),
+                max_iteration=self.max_iteration(),
+                evicted=tuple(self._store.evicted_ids()),
+                puct=None if self._puct is None else PUCTSnapshot.of(self._puct, index.end),
+                cached_records=len(self._cache),
+            )
 
     def close(self) -> None:
         with self._lock:
