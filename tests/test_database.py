@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from helpers import db_config, draft, evolve, fresh, reopen
-from thetaevolve.database import EmptyDatabaseError, ProgramDatabase
+from thetaevolve.database import EmptyDatabaseError, ProgramDatabase, ProgramStore
 from thetaevolve.database.persistence import SQLiteStore
 from thetaevolve.types import Outcome
 
@@ -329,6 +329,12 @@ def test_lookups_lineage_and_meta(tmp_path: Path) -> None:
     assert db.get_meta("usage") == {"tokens": 5} and db.get_meta("wall_seconds") == 1.5
     assert db.max_iteration() == 2 and db.count() == 3 and db.best().id == b.id
     assert [r.id for r in db.iter_programs(include_copies=False)] == [1, a.id, b.id]
+
+
+def test_program_database_is_a_program_store(tmp_path: Path) -> None:
+    # The gym and the session are typed with the Protocol; mypy checks the signatures,
+    # this checks that no method of the Protocol is missing.
+    assert isinstance(fresh(tmp_path), ProgramStore)
 
 
 def test_empty_store(tmp_path: Path) -> None:
