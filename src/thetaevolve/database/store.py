@@ -12,13 +12,15 @@ The rules, in one place:
   puts the child on the copy's island. ``count()`` and ``outcome_counts()`` count proposals
   only (committed ChildDrafts), so run budgets are not inflated by copies.
 * **Which island a draw is for.** Draw ``i`` of a ``sample_batch`` call is for island
-  ``(commits + i) % num_islands``, where ``commits`` is the number of commits so far: every
-  island gets its share and the rotation moves on with every batch. An island with no
-  population falls back to the whole population.
-* **Parent sampling** (ThetaEvolve's ratios, thetaevolve.md §2.4): with probability
-  ``exploration_ratio`` a uniform member of the island; with ``exploitation_ratio`` a uniform
-  archive member on that island (the island's best if it has none); otherwise a uniform
-  member of the whole population. Failures are never members. ``database.sampler`` swaps
+  ``(commits + i) % num_islands``, where ``commits`` is the number of commits so far (the
+  last ``commit_index``; the initial program's commit is 1): every island gets its share
+  and the rotation moves on with every batch. An island with no population falls back to
+  the whole population.
+* **Parent sampling** (ThetaEvolve's ratios, arXiv 2511.23473, drawn as its OpenEvolve-based
+  ``database.py`` ``_sample_parent`` does; docs/references.md, "Program database"): with
+  probability ``exploration_ratio`` a uniform member of the island; with
+  ``exploitation_ratio`` a uniform archive member on that island (the island's best if it
+  has none); otherwise a uniform member of the whole population. Failures are never members. ``database.sampler`` swaps
   this rule: ``puct`` picks the batch's parents among the archive by TTT-Discover's PUCT
   score, no lineage twice (``puct.py``); ``initial`` gives every draw the initial program
   and no inspirations or top programs (the best-of-N baseline). Either way the child goes
@@ -33,10 +35,12 @@ The rules, in one place:
   Evicted programs stay stored (and keep counting for ``contains_hash``).
 * **Re-initialisation**, every ``reinit_every`` commits, or by ThetaEvolve's stagnation
   rule (``reinit_ratio`` > 0: the live population's best and second-lowest fitness are
-  within that ratio of the best, between ``reinit_min_batches`` and a forced one after
-  ``reinit_max_batches``): the population is cleared and restarts from a copy of the
-  initial program on every island plus the ``reinit_keep_best`` best programs ever found,
-  dealt round-robin over the islands.
+  within that ratio of the best; no sooner than ``reinit_min_batches`` commits after the
+  last one, and forced after ``reinit_max_batches``): the population is cleared and
+  restarts from a copy of the initial program on every island plus the
+  ``reinit_keep_best`` best programs ever found, dealt round-robin over the islands. These
+  settings count commits (``commit_index``), not gym batches (``ProgramRecord.iteration``):
+  with one initial program, commit ``k`` is gym batch ``k - 1``.
 
 Reproducibility: sampling depends only on the rng and the store's contents (see index.py).
 Cost: sampling and inserting are O(1) or O(log) in the store's size; eviction, migration and
