@@ -227,6 +227,11 @@ class ProgramDatabase:
         """Programs that can be sampled as parents now (copies included)."""
         return self._index.sampleable_count()
 
+    def index_nbytes(self) -> int:
+        """Bytes the in-memory index holds, by its own count (benchmarks/database.py reports
+        it beside a tracemalloc measurement)."""
+        return self._index.nbytes()
+
     def island_sizes(self) -> list[int]:
         return [len(m) for m in self._index.members]
 
