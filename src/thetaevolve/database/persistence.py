@@ -130,9 +130,9 @@ _text_values = operator.attrgetter(*_TEXT_ATTRIBUTES)
 
 
 class IndexColumns(NamedTuple):
-    """One chunk of ``index_rows``, column by column: what the in-memory index is built from.
+    """One chunk of ``index_columns``, column by column: what the index is rebuilt from.
 
-    The field names are the SELECT list (with ``_INDEX_EXPRESSIONS`` for the derived ones),
+    The field names are the SELECT list (with ``_DERIVED_COLUMNS`` for the derived ones),
     so a field and its column cannot drift apart.
     """
 
@@ -149,12 +149,25 @@ class IndexColumns(NamedTuple):
     is_root: tuple[int, ...]
 
 
-_INDEX_EXPRESSIONS = {
+# Values computed in the SELECT, by the field name they are read under.
+_DERIVED_COLUMNS = {
     "ok_fitness": "CASE WHEN outcome = 'ok' THEN fitness END",
     "is_proposal": "kind = 'proposal'",
     "is_root": "parent_id IS NULL",
 }
-_INDEX_SELECT = ", ".join(_INDEX_EXPRESSIONS.get(name, name) for name in IndexColumns._fields)
+_INDEX_SELECT = ", ".join(_DERIVED_COLUMNS.get(name, name) for name in IndexColumns._fields)
+
+
+class LineageRow(NamedTuple):
+    """One row of ``lineage_rows``: what the PUCT sampler is rebuilt from."""
+
+    id: int
+    parent_id: int | None
+    ok_fitness: float | None  # None for a failure
+    is_proposal: int
+
+
+_LINEAGE_SELECT = ", ".join(_DERIVED_COLUMNS.get(name, name) for name in LineageRow._fields)
 
 
 class _RecordColumns(NamedTuple):
@@ -312,12 +325,10 @@ class SQLiteStore:
                 return
             yield IndexColumns._make(zip(*chunk))
 
-    def lineage_rows(self) -> sqlite3.Cursor:
-        """(id, parent_id, fitness if ok, is_proposal) in id order, for the PUCT sampler."""
-        return self._db.execute(
-            "SELECT id, parent_id, CASE WHEN outcome = 'ok' THEN fitness END, "
-            "kind = 'proposal' FROM programs ORDER BY id"
-        )
+    def lineage_rows(self) -> Iterator[LineageRow]:
+        """Every program's parent link and fitness, in id order, for the PUCT sampler."""
+        cursor = self._db.execute(f"SELECT {_LINEAGE_SELECT} FROM programs ORDER BY id")
+        return map(LineageRow._make, cursor)
 
     def max_id(self) -> int:
         return int(self._db.execute("SELECT coalesce(max(id), 0) FROM programs").fetchone()[0])

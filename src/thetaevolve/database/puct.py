@@ -45,6 +45,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from thetaevolve.database.persistence import LineageRow
+
 
 class PUCTState:
     """Per-program parent links, visit counts and best child fitness, in dense arrays."""
@@ -93,16 +95,14 @@ class PUCTState:
         self.parent[pid] = self.parent[origin]
 
     @classmethod
-    def from_rows(
-        cls, rows: Iterable[tuple[int, int | None, float | None, bool]]
-    ) -> "PUCTState":
-        """From (id, parent_id, fitness if ok, is_proposal) in id order."""
+    def from_rows(cls, rows: Iterable[LineageRow]) -> "PUCTState":
+        """From the store's lineage rows, in id order."""
         state = cls()
-        for pid, parent_id, fitness, is_proposal in rows:
-            if is_proposal:
-                state.add_proposal(pid, parent_id, fitness)
+        for row in rows:
+            if row.is_proposal:
+                state.add_proposal(row.id, row.parent_id, row.ok_fitness)
             else:
-                state.add_copy(pid, parent_id if parent_id is not None else pid)
+                state.add_copy(row.id, row.parent_id if row.parent_id is not None else row.id)
         return state
 
     # ---- selecting ----------------------------------------------------------------------

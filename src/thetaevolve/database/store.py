@@ -20,11 +20,11 @@ The rules, in one place:
   ``database.py`` ``_sample_parent`` does; docs/references.md, "Program database"): with
   probability ``exploration_ratio`` a uniform member of the island; with
   ``exploitation_ratio`` a uniform archive member on that island (the island's best if it
-  has none); otherwise a uniform member of the whole population. Failures are never members. ``database.sampler`` swaps
-  this rule: ``puct`` picks the batch's parents among the archive by TTT-Discover's PUCT
-  score, no lineage twice (``puct.py``); ``initial`` gives every draw the initial program
-  and no inspirations or top programs (the best-of-N baseline). Either way the child goes
-  on its parent's island.
+  has none); otherwise a uniform member of the whole population. Failures are never
+  members. ``database.sampler`` swaps this rule: ``puct`` picks the batch's parents among
+  the archive by TTT-Discover's PUCT score, no lineage twice (``puct.py``); ``initial``
+  gives every draw the initial program and no inspirations or top programs (the best-of-N
+  baseline). Either way the child goes on its parent's island.
 * **Inspirations** come from the parent's island: elites of other MAP-Elites cells (diverse),
   then uniform members; **top programs** are the island's best, the parent excluded.
 * **Migration** (ring): whenever the largest generation reached since the last migration is
