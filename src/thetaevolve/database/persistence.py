@@ -74,14 +74,13 @@ CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
-
 class StoreError(UserError, RuntimeError):
     """The store file cannot be used; the message names the file and what to do."""
 
 
 @dataclass(frozen=True)
 class Row:
-    """One row of ``programs`` plus, for a proposal, its texts (what ``insert`` writes)."""
+    """One row of ``programs`` plus, for a proposal, its texts (what ``write`` inserts)."""
 
     id: int
     parent_id: int | None
@@ -90,7 +89,7 @@ class Row:
     island: int
     generation: int
     iteration: int  # the gym's batch index (0: the initial program)
-    commit_index: int  # the store's commit count when it was written (1: the initial program)
+    commit_index: int  # the commit that wrote it, counted from 1 (the initial program's)
     outcome: str
     score: float | None
     fitness: float | None
@@ -115,6 +114,7 @@ _PROGRAM_ATTRIBUTES = (
     "created_at",
 )
 _TEXT_ATTRIBUTES = ("id", "code", "metrics", "prompt", "response", "detail")
+_TEXT_COLUMNS = frozenset(_TEXT_ATTRIBUTES) - {"id"}  # read from program_texts in a join
 _STORED_NAME = {"commit_index": "batch"}
 
 
@@ -194,7 +194,7 @@ class _RecordColumns(NamedTuple):
 
 
 _RECORD_SELECT = "SELECT " + ", ".join(
-    ("t." if name in _TEXT_ATTRIBUTES[1:] else "p.") + name for name in _RecordColumns._fields
+    ("t." if name in _TEXT_COLUMNS else "p.") + name for name in _RecordColumns._fields
 ) + " FROM programs p LEFT JOIN program_texts t ON t.id = p.origin_id"
 
 _OUTCOMES = {o.value: o for o in Outcome}
