@@ -580,10 +580,9 @@ class ProgramDatabase:
         return Row(
             id=pid, parent_id=origin, origin_id=origin, kind=kind, island=island,
             generation=gen, iteration=source.iteration, commit_index=commit_index,
-            outcome=outcome,
-            score=source.score, fitness=source.fitness, reward=source.reward,
-            cell=int(index.cell[origin]), hash_key=key,
-            code_hash=source.code_hash, created_at=now,
+            outcome=outcome, score=source.score, fitness=source.fitness, reward=source.reward,
+            cell=int(index.cell[origin]), hash_key=key, code_hash=source.code_hash,
+            created_at=now,
         )
 
     def _migrate(self, commit_index: int, now: float) -> list[Row]:
@@ -627,9 +626,10 @@ class ProgramDatabase:
 
         Both count commits (``commit_index``: the initial program's commit is 1, and every
         gym batch is one commit), not the gym's batch index ``ProgramRecord.iteration``:
-        ``reinit_every=k`` re-initialises after commits k, 2k, ..., which with one initial
-        program are gym batches k - 1, 2k - 1, ...; ``reinit_min_batches`` and
-        ``reinit_max_batches`` are commits since the last re-initialisation.
+        ``reinit_every=k`` re-initialises in commits k, 2k, ... (the copies land in that
+        commit's transaction), which with one initial program are gym batches k - 1,
+        2k - 1, ...; ``reinit_min_batches`` and ``reinit_max_batches`` are commits since
+        the last re-initialisation.
         """
         config, index = self.config, self._index
         if config.reinit_every and commit_index % config.reinit_every == 0:
@@ -664,8 +664,8 @@ class ProgramDatabase:
         rows = [self._copy(self._initial_id, i, REINIT, commit_index, now, generation=0)
                 for i in range(config.num_islands)]
         for position, pid in enumerate(keep):
-            rows.append(self._copy(pid, position % config.num_islands, REINIT, commit_index, now,
-                                   generation=0))
+            island = position % config.num_islands
+            rows.append(self._copy(pid, island, REINIT, commit_index, now, generation=0))
         return rows
 
 
