@@ -121,7 +121,8 @@ def browser_numbers(url: str, run: SyntheticRun) -> dict:
         for tab in ("lineage", "overview"):  # the heaviest first, in a cold browser
             page = context.new_page()
             sizes: list[int] = []
-            page.on("requestfinished", lambda r: sizes.append(
+            # The list is bound now (a default), so each page counts into its own.
+            page.on("requestfinished", lambda r, into=sizes: into.append(
                 r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"]))
             page.goto(f"{url}?{tab}#tab={tab}")
             page.wait_for_selector("body[data-ready='1']", timeout=60_000)

@@ -10,7 +10,7 @@ error, the exit codes, task lookup, summary printing) lives in ``cli_common``.
 
 Why most imports sit inside the ``cmd_*`` functions: every invocation, ``--help`` and
 ``tasks`` included, pays for what this module imports at the top, and the tasks, the sandbox,
-the database, the evolve loop and matplotlib take a second or more to import; a function
+the database, the evolve loop and matplotlib would add about a second to each; a function
 imports only what its own subcommand needs (and an optional extra only when it is used).
 """
 
@@ -47,6 +47,7 @@ from thetaevolve.config import (
     GymConfig,
     LLMConfig,
     RunConfig,
+    SandboxConfig,
     flag_overrides,
     load_config,
     parse_override,
@@ -57,6 +58,7 @@ from thetaevolve.dashboard.command import register as register_dashboard
 from thetaevolve.errors import UserError
 from thetaevolve.problems.commands import register as register_problem_commands
 from thetaevolve.rl.cli import register as register_train
+from thetaevolve.rl.cli import resume_training
 from thetaevolve.signals import EXIT_TERMINATED, Terminated, terminate_as_interrupt, was_terminated
 
 if TYPE_CHECKING:
@@ -142,7 +144,6 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from thetaevolve.config import SandboxConfig
     from thetaevolve.evaluation import judge
     from thetaevolve.sandbox import make_sandbox
 
@@ -211,9 +212,8 @@ def _run_overrides(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from thetaevolve.session import Session
-
     from thetaevolve.preflight import check_before_run
+    from thetaevolve.session import Session
 
     overrides = [f"task={json.dumps(args.task)}"] + _run_overrides(args)
     config = load_config(args.config, overrides=overrides)
@@ -233,10 +233,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from thetaevolve.session import Session, read_marker
-
     from thetaevolve.preflight import check_before_run
     from thetaevolve.resume_settings import check_resume_overrides
+    from thetaevolve.session import Session, read_marker
 
     run_dir = Path(args.run_dir)
     marker = read_marker(run_dir)
@@ -246,8 +245,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if marker.get("kind") in ("train", "train-multi"):
         if args.set:
             raise CLIError("resume of a training run takes --steps, not --set; nothing was changed")
-        from thetaevolve.rl.cli import resume_training
-
         return resume_training(run_dir, args)
     if args.steps is not None:
         raise CLIError(f"{run_dir} is an evolve run; --steps is for training runs "
@@ -317,11 +314,10 @@ def _evolve_until_stopped(session: Session, budget: int, quiet: bool) -> tuple[d
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from thetaevolve.database.persistence import StoreError
     from thetaevolve.database.store import ProgramDatabase
     from thetaevolve.problems.provenance import open_run_problem
     from thetaevolve.session import CONFIG_FILE, STORE_FILE, read_marker, summarize
-
-    from thetaevolve.database.persistence import StoreError
 
     run_dir = Path(args.run_dir)
     marker = read_marker(run_dir)
