@@ -47,7 +47,6 @@ from thetaevolve.config import (
     GymConfig,
     LLMConfig,
     RunConfig,
-    SandboxConfig,
     flag_overrides,
     load_config,
     parse_override,
@@ -144,6 +143,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from thetaevolve.config import SandboxConfig
     from thetaevolve.evaluation import judge
     from thetaevolve.sandbox import make_sandbox
 
