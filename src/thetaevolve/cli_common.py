@@ -1,9 +1,10 @@
 """What every ``thetaevolve`` subcommand module shares: exit codes, the CLI's own error,
 task lookup, summary printing, and argparse choices read off the config tree.
 
-``cli.py``, ``cli_runs.py`` and ``rl/cli.py`` all import from here and never from each other,
-so the subcommand modules form no import cycle. Importing this module is cheap (stdlib, the
-error type and the summary formatter): every command, ``--help`` included, pays for it.
+``cli.py``, ``cli_runs.py`` and ``rl/cli.py`` all import from here; ``cli.py`` registers the
+others' subcommands and neither imports ``cli.py`` back, so they form no import cycle.
+Importing this module is cheap (stdlib, pydantic, the error type and the summary formatter):
+every command, ``--help`` included, pays for it.
 """
 
 from __future__ import annotations
