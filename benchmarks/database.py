@@ -75,7 +75,7 @@ def synthetic_child(parent: int | None, serial: int, fitness: float | None,
 
 def measure(n: int, folder: Path) -> dict[str, float]:
     config = DatabaseConfig(num_islands=10, archive_size=1000, population_size=max(10, n),
-                            migration_interval=0, num_inspirations=2)
+                            migration_interval=0)
     path = folder / f"bench_{n}.sqlite"
     db = ProgramDatabase.open(path, config)
     rng = random.Random(0)

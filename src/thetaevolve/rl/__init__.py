@@ -13,6 +13,6 @@ the modules that ``thetaevolve train`` loads (``models``, ``trainer``, ``coordin
 - ``cli``: the ``thetaevolve train`` subcommand.
 """
 
-from thetaevolve.rl.settings import RLConfig
+from thetaevolve.config import RLConfig
 
 __all__ = ["RLConfig"]

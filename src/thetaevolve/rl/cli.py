@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from thetaevolve.config import flag_overrides
+from thetaevolve.config import RunConfig, flag_overrides
 
 REWARDS = ("original", "rl_normalized", "improve", "random")
 GENERATION = ("transformers", "vllm_colocate", "vllm_server")
@@ -141,18 +141,20 @@ def _task_overrides(args: argparse.Namespace) -> list[str]:
     return out
 
 
-def training_config(args: argparse.Namespace) -> Any:
-    """The resolved RunConfig for ``train``: the gym's batch shape follows rl's."""
+def training_config(args: argparse.Namespace) -> RunConfig:
+    """The resolved RunConfig for ``train``: the gym's batch shape and the proposer's
+    sampling are rl's (``RunConfig.for_training``), so config.yaml and the summary describe
+    what actually ran, and a gym or llm value that says otherwise is refused."""
     from thetaevolve.config import load_config
 
-    config = load_config(args.config, overrides=train_overrides(args))
-    # One source of truth for the batch shape: the gym's settings mirror the trainer's, so
-    # config.yaml and the summary describe what actually ran.
-    config.gym.batch_size = config.rl.batch_size
-    config.gym.samples_per_prompt = config.rl.samples_per_prompt
-    config.llm.temperature = config.rl.temperature
-    config.llm.max_tokens = config.rl.max_new_tokens
-    return config
+    # A flag sets both names of its setting, so that it also wins over a preset or a file
+    # that gives the gym's side (the shipped presets do, for `run`).
+    mirrored = flag_overrides([
+        ("gym.batch_size", args.batch_size),
+        ("gym.samples_per_prompt", args.samples_per_prompt),
+        ("llm.max_tokens", args.max_new_tokens),
+    ])
+    return load_config(args.config, overrides=train_overrides(args) + mirrored).for_training()
 
 
 def _require_rl_extra() -> None:

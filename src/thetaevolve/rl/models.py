@@ -24,7 +24,7 @@ from transformers import (
     Qwen2Config,
 )
 
-from thetaevolve.rl.settings import RANDOM_MODEL_SIZES, RANDOM_PREFIX
+from thetaevolve.config import RANDOM_MODEL_SIZES, RANDOM_PREFIX
 
 PAD, EOS = "<|pad|>", "<|endoftext|>"
 ROLE_TOKENS = ("<|system|>", "<|user|>", "<|assistant|>")
