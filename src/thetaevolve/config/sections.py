@@ -22,7 +22,7 @@ class Section(BaseModel):
 
 
 class OfflineConfig(Section):
-    """The offline mutator's settings (``llm.kind=offline``, ``proposers/offline.py``)."""
+    """The offline mutator's settings (llm.kind=offline; see proposers/offline.py)."""
 
     mutation_scale: float = Field(0.1, gt=0.0)  # relative size of a numeric perturbation
     crossover_rate: float = Field(0.2, ge=0.0, le=1.0)
