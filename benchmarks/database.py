@@ -125,7 +125,7 @@ def traced_index_bytes(path: Path, config: DatabaseConfig) -> int:
 
 def measure(n: int, folder: Path) -> dict[str, float]:
     config = DatabaseConfig(num_islands=10, archive_size=1000, population_size=max(10, n),
-                            migration_interval=0, num_inspirations=2)
+                            migration_interval=0)
     path = folder / f"bench_{n}.sqlite"
     commit_time = build(path, config, n)
 

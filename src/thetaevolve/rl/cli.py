@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from thetaevolve.cli_common import EXIT_OK, CLIError, choices, print_summary, resolve_task
-from thetaevolve.config import DatabaseConfig, GymConfig, RLConfig, flag_overrides
+from thetaevolve.config import DatabaseConfig, GymConfig, RLConfig, RunConfig, flag_overrides
 
 # The flags' choices, read off the config tree so that the two cannot drift apart.
 REWARDS = choices(GymConfig, "reward")
@@ -143,18 +143,20 @@ def _task_overrides(args: argparse.Namespace) -> list[str]:
     return out
 
 
-def training_config(args: argparse.Namespace) -> Any:
-    """The resolved RunConfig for ``train``: the gym's batch shape follows rl's."""
+def training_config(args: argparse.Namespace) -> RunConfig:
+    """The resolved RunConfig for ``train``: the gym's batch shape and the proposer's
+    sampling are rl's (``RunConfig.for_training``), so config.yaml and the summary describe
+    what actually ran, and a gym or llm value that says otherwise is refused."""
     from thetaevolve.config import load_config
 
-    config = load_config(args.config, overrides=train_overrides(args))
-    # One source of truth for the batch shape: the gym's settings mirror the trainer's, so
-    # config.yaml and the summary describe what actually ran.
-    config.gym.batch_size = config.rl.batch_size
-    config.gym.samples_per_prompt = config.rl.samples_per_prompt
-    config.llm.temperature = config.rl.temperature
-    config.llm.max_tokens = config.rl.max_new_tokens
-    return config
+    # A flag sets both names of its setting, so that it also wins over a preset or a file
+    # that gives the gym's side (the shipped presets do, for `run`).
+    mirrored = flag_overrides([
+        ("gym.batch_size", args.batch_size),
+        ("gym.samples_per_prompt", args.samples_per_prompt),
+        ("llm.max_tokens", args.max_new_tokens),
+    ])
+    return load_config(args.config, overrides=train_overrides(args) + mirrored).for_training()
 
 
 def _require_rl_extra() -> None:

@@ -22,7 +22,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from thetaevolve.rl.settings import RANDOM_MODEL_SIZES, RANDOM_PREFIX
+from thetaevolve.config import RANDOM_MODEL_SIZES, RANDOM_PREFIX
 
 # The random model is built by the core (``llm.kind=transformers`` takes ``random:tiny``
 # too); training adds loading from a folder or the hub, and the parameter count.
