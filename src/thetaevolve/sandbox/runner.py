@@ -22,24 +22,19 @@ import sys
 import tempfile
 import threading
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from thetaevolve.config import SandboxConfig
-from thetaevolve.errors import UserError
+from thetaevolve.sandbox.base import MAX_CODE_BYTES, START_TIMEOUT_S
 from thetaevolve.sandbox.bwrap import bwrap_command, resolve_use_bwrap
 from thetaevolve.sandbox.results import to_run_result
 from thetaevolve.sandbox.uids import UidLease, acquire_uid
 from thetaevolve.tasks.base import ENTRY_POINT, Task
 from thetaevolve.types import Outcome, RunResult
 
-if TYPE_CHECKING:
-    from thetaevolve.sandbox.ray_backend import RaySandbox
-
 log = logging.getLogger("thetaevolve.sandbox")
 
 WORKER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
-MAX_CODE_BYTES = 16 << 20
-START_TIMEOUT_S = 120.0  # importing scipy on a loaded machine can take seconds
 CLEANUP_TIMEOUT_S = 60.0
 THREAD_VARS = (
     "OMP_NUM_THREADS",
@@ -49,6 +44,16 @@ THREAD_VARS = (
     "VECLIB_MAXIMUM_THREADS",
     "BLIS_NUM_THREADS",
 )
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A read-only look at one worker slot, for tests and diagnostics (``LocalSandbox.workers``)."""
+
+    slot: int
+    uid: int | None  # the candidates' uid (started as root), else None
+    pid: int | None  # the worker process (bwrap's own process under bubblewrap); None: not running
+    namespace_init: int | None  # under bubblewrap: the sandbox's pid 1, seen from here
 
 
 class WorkerError(Exception):
@@ -144,7 +149,7 @@ def _user_task_count(uid: int) -> int:
 class _Worker:
     """One worker process, owned by one slot; used by one thread at a time."""
 
-    def __init__(self, sandbox: "Sandbox", slot: int) -> None:
+    def __init__(self, sandbox: LocalSandbox, slot: int) -> None:
         self.sandbox = sandbox
         self.slot = slot
         self.lease: UidLease | None = None
@@ -368,8 +373,9 @@ class _Worker:
                 self.stop()
 
 
-class Sandbox:
-    """Runs candidate programs; thread-safe, one worker per ``config.workers`` slot."""
+class LocalSandbox:
+    """This machine's pool (the ``Sandbox`` seam of sandbox/base.py): runs candidate
+    programs; thread-safe, one worker per ``config.workers`` slot."""
 
     def __init__(self, task: Task, config: SandboxConfig) -> None:
         self.config = config
@@ -465,6 +471,18 @@ class Sandbox:
         finally:
             self._idle.put(w)
 
+    def workers(self) -> list[WorkerInfo]:
+        """What each worker slot is now: its candidate uid and its processes (read-only)."""
+        return [
+            WorkerInfo(
+                slot=w.slot,
+                uid=w.uid,
+                pid=w.proc.pid if w.proc is not None else None,
+                namespace_init=w.namespace_init,
+            )
+            for w in self._workers
+        ]
+
     def wait_idle(self) -> None:
         """Block until every worker has cleaned up after its last candidate (stragglers
         killed, directory removed). ``run`` never needs it; tests and benchmarks do."""
@@ -482,7 +500,7 @@ class Sandbox:
         for w in self._workers:
             w.close()
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> LocalSandbox:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -500,18 +518,3 @@ class Sandbox:
                     w.lease.release()
             except Exception:  # noqa: BLE001 - never raise from a finalizer
                 pass
-
-
-def make_sandbox(task: Task, config: SandboxConfig) -> "Sandbox | RaySandbox":
-    """The sandbox for ``task`` under ``config`` (see thetaevolve.sandbox): this machine's
-    pool, or with ``backend=ray`` one pool per node of a Ray cluster (Ray imported only then)."""
-    if config.backend == "ray":
-        try:
-            from thetaevolve.sandbox.ray_backend import RaySandbox
-        except ImportError as exc:
-            raise UserError(
-                f"sandbox.backend=ray needs Ray ({exc}); install the extra with "
-                "`pip install 'thetaevolve[ray]'`, or use sandbox.backend=local"
-            ) from None
-        return RaySandbox(task, config)
-    return Sandbox(task, config)
