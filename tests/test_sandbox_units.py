@@ -92,7 +92,7 @@ def test_uid_leases_are_exclusive_and_run_out_clearly(tmp_path, monkeypatch):
 
 
 def test_missing_bwrap_warns_once_and_continues(monkeypatch, caplog):
-    monkeypatch.setattr(bwrap_module, "bwrap_works", lambda *a: "bwrap is not installed")
+    monkeypatch.setattr(bwrap_module, "bwrap_problem", lambda *a: "bwrap is not installed")
     monkeypatch.setattr(bwrap_module, "_warned", False)
     with caplog.at_level(logging.WARNING, logger="thetaevolve.sandbox"):
         assert bwrap_module.resolve_use_bwrap("auto", "python", "w.py", True) is False
