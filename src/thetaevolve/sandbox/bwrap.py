@@ -21,7 +21,7 @@ log = logging.getLogger("thetaevolve.sandbox")
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 WORKER_DIR_INSIDE = "/sandbox"
-WORKER_FILES = ("worker.py", "child.py", "proctree.py")
+WORKER_FILES = ("worker.py", "child.py", "proctree.py", "kill_reasons.py")
 WORKER_PATH_INSIDE = f"{WORKER_DIR_INSIDE}/worker.py"
 # Root keeps only what the worker needs to hand each child to its own uid and clean up.
 ROOT_CAPS = (
@@ -88,7 +88,7 @@ def mount_args(
                 made.add(parent)
         args += ["--ro-bind", path, path]
         bound.append(path)
-    # The worker script and its two helpers, and nothing else of ours.
+    # The worker script and its helpers, and nothing else of ours.
     for name in WORKER_FILES:
         source = os.path.join(os.path.dirname(worker_path), name)
         args += ["--ro-bind", source, f"{WORKER_DIR_INSIDE}/{name}"]
