@@ -167,26 +167,13 @@ class _Worker:
     # -- process lifetime -------------------------------------------------------------
 
     def start(self) -> None:
-        sb = self.sandbox
-        info_r, info_w = -1, -1
-        if sb.use_bwrap:
-            base = "/tmp"
-            info_r, info_w = os.pipe()
-            cmd = bwrap_command(
-                sys.executable, WORKER_PATH, sb.env, sb.tmp_bytes, sb.as_root, info_fd=info_w,
-                extra_ro=sb.import_paths,
-            )
-        else:
-            self.workdir_base = tempfile.mkdtemp(prefix=f"thetaevolve-sandbox-w{self.slot}-")
-            os.chmod(self.workdir_base, 0o711)  # the candidate uid must reach its own dir
-            base = self.workdir_base
-            cmd = [sys.executable, "-I", WORKER_PATH]
+        cmd, base, info_r, info_w = self._command()
         try:
             self.proc = subprocess.Popen(
                 cmd,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                env=sb.env,
+                env=self.sandbox.env,
                 cwd=base,
                 start_new_session=True,
                 close_fds=True,
@@ -198,7 +185,30 @@ class _Worker:
         deadline = time.monotonic() + START_TIMEOUT_S
         if info_r >= 0:
             self.namespace_init = _read_child_pid(info_r, deadline)
-        init = {
+        ready = self._handshake(self._init_message(base), deadline)
+        self._warn_about(ready)
+        self.awaiting_cleanup = False
+
+    def _command(self) -> tuple[list[str], str, int, int]:
+        """The worker's command line and the directory its candidates' directories go in;
+        under bubblewrap also the pipe (read end, write end) on which bwrap names the
+        sandbox's pid 1, else (-1, -1)."""
+        sb = self.sandbox
+        if sb.use_bwrap:
+            info_r, info_w = os.pipe()
+            cmd = bwrap_command(
+                sys.executable, WORKER_PATH, sb.env, sb.tmp_bytes, sb.as_root, info_fd=info_w,
+                extra_ro=sb.import_paths,
+            )
+            return cmd, "/tmp", info_r, info_w
+        self.workdir_base = tempfile.mkdtemp(prefix=f"thetaevolve-sandbox-w{self.slot}-")
+        os.chmod(self.workdir_base, 0o711)  # the candidate uid must reach its own dir
+        return [sys.executable, "-I", WORKER_PATH], self.workdir_base, -1, -1
+
+    def _init_message(self, base: str) -> dict[str, object]:
+        """What the worker needs to know once (sandbox/worker.py, ``main``)."""
+        sb = self.sandbox
+        return {
             "heavy_modules": sb.heavy_modules,
             # A problem whose evaluator runs in here: its folder and our shims, then the
             # evaluator imported once, before any fork (sandbox/evaluator_host.py).
@@ -220,6 +230,9 @@ class _Worker:
             # ~30 ms once, repaid at about 0.4 ms per fork: only for workers that live on.
             "huge_pages": sb.config.warm_pool,
         }
+
+    def _handshake(self, init: dict[str, object], deadline: float) -> dict[str, object]:
+        """Send the init message and wait for "ready"; a worker that fails it is stopped."""
         try:
             _write_all(self._stdin_fd(), _frame(json.dumps(init).encode()), deadline)
             ready = json.loads(_read_frame(self._stdout_fd(), 1 << 16, deadline))
@@ -229,6 +242,11 @@ class _Worker:
         if not isinstance(ready, dict):
             self.stop()
             raise RuntimeError("the sandbox worker sent a malformed ready message")
+        return ready
+
+    def _warn_about(self, ready: dict[str, object]) -> None:
+        """Once per sandbox: what the worker could not import, or may not read."""
+        sb = self.sandbox
         if ready.get("import_errors"):
             sb.warn_once("imports", f"the worker could not import {ready['import_errors']}")
         if ready.get("stdlib_readable") is False:
@@ -239,7 +257,6 @@ class _Worker:
                 "Run where bubblewrap or mount namespaces work, or use an interpreter "
                 "outside /root.",
             )
-        self.awaiting_cleanup = False
 
     def _stdin_fd(self) -> int:
         assert self.proc is not None and self.proc.stdin is not None
