@@ -129,6 +129,19 @@ def _remote_eval_node() -> Any:
     return _REMOTE_EVAL_NODE
 
 
+@dataclass(frozen=True)
+class NodeInfo:
+    """A read-only look at one evaluation node, for tests and diagnostics (``RaySandbox.nodes``)."""
+
+    node_id: str
+    address: str
+    slots: int
+    actor: Any  # the node's EvalNode actor handle
+    busy: int  # candidates in flight there now
+    runs: int  # candidates sent there so far
+    info: dict[str, Any]  # what its actor's ready() said (host, pid, slots, bwrap, uids)
+
+
 @dataclass(eq=False)
 class _Node:
     node_id: str
@@ -244,6 +257,15 @@ class RaySandbox:
         """Candidates that can run at once now (one per CPU of every node in use)."""
         with self._cond:
             return sum(node.slots for node in self._nodes.values())
+
+    def nodes(self) -> dict[str, NodeInfo]:
+        """The nodes in use now, by Ray node id (a snapshot: later changes do not show)."""
+        with self._cond:
+            return {
+                node_id: NodeInfo(node.node_id, node.address, node.slots, node.actor,
+                                  node.busy, node.runs, dict(node.info))
+                for node_id, node in self._nodes.items()
+            }
 
     def _new_nodes(self) -> list[dict[str, Any]]:
         """Live nodes with CPUs that have no actor of ours yet."""
