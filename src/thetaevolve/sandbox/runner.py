@@ -342,21 +342,16 @@ class _Worker:
             result = _read_frame(self._stdout_fd(), cap_result, deadline)
             if not isinstance(header, dict):
                 raise WorkerError("the worker sent a header that is not an object")
-        except WorkerTimeout as exc:
-            self.stop(sweep=True)
-            return RunResult(
-                solution=None,
-                outcome=Outcome.TIMEOUT,
-                detail=f"killed after the {timeout_s:g} s deadline ({exc})",
-                runtime_s=time.monotonic() - started,
-            )
         except (WorkerError, ValueError) as exc:
+            # The worker itself failed or overran: it is replaced, the candidate fails.
             self.stop(sweep=True)
+            if isinstance(exc, WorkerTimeout):
+                outcome, detail = Outcome.TIMEOUT, f"killed after the {timeout_s:g} s deadline ({exc})"
+            else:
+                outcome = Outcome.CRASH
+                detail = f"the sandbox worker failed while running the program: {exc}"
             return RunResult(
-                solution=None,
-                outcome=Outcome.CRASH,
-                detail=f"the sandbox worker failed while running the program: {exc}",
-                runtime_s=time.monotonic() - started,
+                solution=None, outcome=outcome, detail=detail, runtime_s=time.monotonic() - started
             )
         self.awaiting_cleanup = True
         return to_run_result(
