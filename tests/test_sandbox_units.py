@@ -134,10 +134,10 @@ def test_empty_dir_keeps_the_interpreters_directories(tmp_path):
 
 
 def test_only_outermost_python_dirs_are_rebound():
-    from thetaevolve.sandbox.child import _outermost
+    from thetaevolve.sandbox.child import outermost_paths
 
     paths = ["/tmp/a/.venv", "/tmp/a/.venv/lib/site-packages", "/tmp/a/src", "/tmp/ab"]
-    assert _outermost(paths) == ["/tmp/a/.venv", "/tmp/a/src", "/tmp/ab"]
+    assert outermost_paths(paths) == ["/tmp/a/.venv", "/tmp/a/src", "/tmp/ab"]
 
 
 _COLLAPSE_PROBE = """

@@ -190,7 +190,7 @@ def private_mounts(fallback: str, uid: int, size: int, reexpose: dict[str, list[
     # A virtualenv or checkout under /tmp (a CI clone, say) must stay importable once a
     # fresh tmpfs covers /tmp: hold each such directory open now, bind it back after.
     held = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY))
-            for path in _outermost(p for p in python_dirs() if _under(p, _COVERED))]
+            for path in outermost_paths(p for p in python_dirs() if _under(p, _COVERED))]
     flags = MS_NOSUID | MS_NODEV
     _mount(b"tmpfs", b"/tmp", b"tmpfs", flags, f"size={size},mode=0755".encode())
     for path in _COVERED[1:]:
@@ -241,7 +241,7 @@ def _under(path: str, roots: tuple[str, ...]) -> bool:
     return any(path.startswith(root + "/") for root in roots)
 
 
-def _outermost(paths: Iterable[str]) -> list[str]:
+def outermost_paths(paths: Iterable[str]) -> list[str]:
     """The paths that are not inside another one of them (binding those covers the rest)."""
     kept: list[str] = []
     for path in sorted(set(paths)):
