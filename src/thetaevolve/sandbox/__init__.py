@@ -13,8 +13,9 @@ Layout: ``base`` (the ``Sandbox`` protocol and the limits every backend applies)
 side), ``results`` (defensive parsing into a RunResult), ``bwrap`` (the bubblewrap command
 line), ``uids`` (dedicated candidate uids when started as root); and, running in the worker
 processes with the standard library only, ``worker`` (protocol and collection), ``child``
-(lock-down and the ``solve()`` harness) and ``proctree`` (memory of, and cleanup after, a
-candidate's processes).
+(lock-down and the ``solve()`` harness), ``proctree`` (memory of, and cleanup after, a
+candidate's processes) and ``kill_reasons`` (how a child ended, in the words ``results``
+reads back).
 
 With ``sandbox.backend=ray``, ``make_sandbox`` returns ``ray_backend.RaySandbox`` instead:
 the same seam, with one such pool on every node of a Ray cluster (docs/scale-out.md).

@@ -2,7 +2,8 @@
 
 Everything here is untrusted bytes (the candidate wrote the result record, and could have
 written anything to its result channel), so it is parsed under size caps and any surprise
-becomes MALFORMED_OUTPUT, never an exception.
+becomes MALFORMED_OUTPUT, never an exception. How each kill reason and each kind of error
+record reads (sandbox/kill_reasons.py) is a table here: ``KILLS`` and ``ERROR_RECORDS``.
 """
 
 from __future__ import annotations
