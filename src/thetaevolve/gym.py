@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from thetaevolve.config import RunConfig
-from thetaevolve.database import ChildDraft, ParentSample, ProgramRecord
+from thetaevolve.database import ChildDraft, ParentSample, ProgramRecord, ProgramStore
 from thetaevolve.edits import apply_response
 from thetaevolve.errors import UserError
 from thetaevolve.evaluation import judge
@@ -28,8 +28,8 @@ from thetaevolve.normalize import code_hash
 from thetaevolve.problems.verifier_guard import VerifierBrokenError, VerifierStreak
 from thetaevolve.proposers.base import Prompt, Proposer, Response
 from thetaevolve.proposers.usage import UsageTotals
-from thetaevolve.sandbox import Sandbox
 from thetaevolve.rewards import compute_reward
+from thetaevolve.sandbox import Sandbox
 from thetaevolve.tasks.base import Task
 from thetaevolve.types import FEEDBACK_METRIC, Evaluation, Outcome, Solution
 
@@ -90,7 +90,7 @@ class Gym:
         self,
         task: Task,
         config: RunConfig,
-        database: Any,
+        database: ProgramStore,
         sandbox: Sandbox,
         prompt_builder: PromptBuilderLike,
     ) -> None:
