@@ -20,17 +20,18 @@ from dataclasses import dataclass
 from typing import Any, Protocol, Sequence
 
 from thetaevolve.config import RunConfig
-from thetaevolve.database import ChildDraft, ParentSample, ProgramRecord
+from thetaevolve.database import ChildDraft, ParentSample, ProgramRecord, ProgramStore
 from thetaevolve.edits import apply_response
 from thetaevolve.errors import UserError
 from thetaevolve.evaluation import judge
 from thetaevolve.normalize import code_hash
 from thetaevolve.problems.verifier_guard import VerifierBrokenError, VerifierStreak
-from thetaevolve.proposers.base import Prompt, Proposer, Response
+from thetaevolve.proposers.base import Prompt, Proposer, Response, inspirations_needed
 from thetaevolve.proposers.usage import UsageTotals
 from thetaevolve.rewards import compute_reward
+from thetaevolve.sandbox import Sandbox
 from thetaevolve.tasks.base import Task
-from thetaevolve.types import FEEDBACK_METRIC, Evaluation, Outcome, RunResult, Solution
+from thetaevolve.types import FEEDBACK_METRIC, Evaluation, Outcome, Solution
 
 INITIAL_ITERATION = 0
 
@@ -38,10 +39,6 @@ INITIAL_ITERATION = 0
 class InitialProgramError(UserError, RuntimeError):
     """The problem's initial program fails: one clear message, not a traceback (a user's own
     problem folder, or its evaluator, is where this usually comes from)."""
-
-
-class SandboxLike(Protocol):
-    def run(self, code: str, timeout_s: float | None = None) -> RunResult: ...
 
 
 class PromptBuilderLike(Protocol):
@@ -93,8 +90,8 @@ class Gym:
         self,
         task: Task,
         config: RunConfig,
-        database: Any,
-        sandbox: SandboxLike,
+        database: ProgramStore,
+        sandbox: Sandbox,
         prompt_builder: PromptBuilderLike,
     ) -> None:
         self.task = task
@@ -174,15 +171,20 @@ class Gym:
         """A random stream fixed by (seed, batch, purpose): resumes reproduce it exactly."""
         return random.Random(f"{self.config.seed}:{batch_index}:{purpose}")
 
-    def draw_prompts(self, count: int, batch_index: int | None = None) -> list[Prompt]:
-        """``count`` prompts from the current database state (one parent each)."""
+    def draw_prompts(
+        self, count: int, batch_index: int | None = None, inspirations: int = 0
+    ) -> list[Prompt]:
+        """``count`` prompts from the current database state (one parent each).
+
+        Each parent comes with ``prompt.num_inspirations`` other programs, or
+        ``inspirations`` if the proposer needs more (``proposers.base.inspirations_needed``).
+        """
         index = self.next_batch_index if batch_index is None else batch_index
         rng = self.batch_rng(index, "sample")
         samples = self.database.sample_batch(
             count,
             rng,
-            num_inspirations=max(self.config.prompt.num_inspirations,
-                                 self._mutator_inspirations()),
+            num_inspirations=max(self.config.prompt.num_inspirations, inspirations),
             num_top=self.config.prompt.num_top_programs,
         )
         prompts = []
@@ -190,11 +192,6 @@ class Gym:
             prompt = self.prompt_builder.build(sample, rng)
             prompts.append(dataclasses.replace(prompt, key=f"{index}:{position}"))
         return prompts
-
-    def _mutator_inspirations(self) -> int:
-        # The offline mutator's crossover needs a donor program even when prompts do not
-        # show inspirations to a model.
-        return self.config.database.num_inspirations if self.config.llm.kind == "offline" else 0
 
     async def score(
         self,
@@ -279,7 +276,7 @@ class Gym:
         n = self.config.gym.samples_per_prompt
         quotas = _quotas(self.config.gym.batch_size, n, max_children)
         best_before = self.database.best()
-        prompts = self.draw_prompts(len(quotas), batch_index)
+        prompts = self.draw_prompts(len(quotas), batch_index, inspirations_needed(proposer))
         pending: dict[str, asyncio.Future[Evaluation]] = {}
 
         async def propose_and_score(p_index: int, prompt: Prompt) -> list[ScoredChild]:

@@ -30,7 +30,7 @@ from typing import Any, Literal, get_args
 from thetaevolve import __version__
 from thetaevolve.atomic import write_json_atomic, write_text_atomic
 from thetaevolve.config import ConfigError, RunConfig, dump_config, load_config
-from thetaevolve.database.store import ProgramDatabase
+from thetaevolve.database import ProgramDatabase, ProgramStore
 from thetaevolve.errors import UserError
 from thetaevolve.evaluation import VerifierError
 from thetaevolve.gym import Gym
@@ -46,7 +46,7 @@ from thetaevolve.run_safety import (
     store_state,
     summary_may_replace,
 )
-from thetaevolve.sandbox import make_sandbox
+from thetaevolve.sandbox import Sandbox, make_sandbox
 from thetaevolve.tasks import Task
 from thetaevolve.types import Outcome, Solution
 
@@ -94,8 +94,8 @@ class Session:
     kind: RunKind
     config: RunConfig
     task: Task
-    database: ProgramDatabase
-    sandbox: Any
+    database: ProgramStore
+    sandbox: Sandbox
     gym: Gym
     # The score of best_solution.json as found on disk (checked once, on the first write),
     # so that a store that lost its programs can never replace a better file.
@@ -205,7 +205,7 @@ class Session:
 
     @classmethod
     def _assemble(cls, run_dir: Path, kind: RunKind, config: RunConfig, task: Task,
-                  database: ProgramDatabase, sandbox: Any, builder: PromptBuilder) -> "Session":
+                  database: ProgramStore, sandbox: Sandbox, builder: PromptBuilder) -> "Session":
         builder.lineage = database.lineage
         gym = Gym(task, config, database, sandbox, builder)
         return cls(run_dir, kind, config, task, database, sandbox, gym)
@@ -299,7 +299,7 @@ def _refuse_used_dir(run_dir: Path) -> None:
         )
 
 
-def _sandbox_and_prompts(task: Task, config: RunConfig) -> tuple[Any, PromptBuilder]:
+def _sandbox_and_prompts(task: Task, config: RunConfig) -> tuple[Sandbox, PromptBuilder]:
     """The sandbox and prompt builder, or a UserError naming the setting that is unusable."""
     try:
         sandbox = make_sandbox(task, config.sandbox)
@@ -336,7 +336,7 @@ def _clean(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def summarize(run_dir: Path, database: ProgramDatabase, task: Task) -> dict[str, Any]:
+def summarize(run_dir: Path, database: ProgramStore, task: Task) -> dict[str, Any]:
     """The run summary, derived from the store and the best-solution file only."""
     counts = database.outcome_counts()
     initial = database.initial()

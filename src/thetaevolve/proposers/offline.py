@@ -69,12 +69,12 @@ def perturb_literal(text: str, rng: random.Random, scale: float) -> str | None:
     is_float = any(c in plain.lower() for c in ".e") and not plain.lower().startswith("0x")
     if not is_float:
         try:
-            value = int(plain, 0)
+            whole = int(plain, 0)
         except ValueError:
             return None
-        if abs(value) <= 1:  # 0 and 1 are structural far more often than tunable
+        if abs(whole) <= 1:  # 0 and 1 are structural far more often than tunable
             return None
-        return str(max(2, value + rng.choice((-1, 1))))
+        return str(max(2, whole + rng.choice((-1, 1))))
     value = float(plain)
     if not math.isfinite(value):
         return None
@@ -183,8 +183,10 @@ class OfflineMutator:
     """A Proposer that mutates code directly; deterministic for a seed."""
 
     def __init__(self, config: LLMConfig, seed: int = 0) -> None:
-        self.config = config
+        self.config = config.offline
         self.seed = seed
+        # Crossover needs donor programs even when prompts show none to a model.
+        self.inspirations_needed = self.config.crossover_donors
 
     def respond(self, prompt: Prompt, sample_index: int) -> Response:
         rng = random.Random(f"{self.seed}:{prompt.key}:{sample_index}")

@@ -33,7 +33,7 @@ from transformers import (
 )
 
 from thetaevolve.atomic import write_json_atomic
-from thetaevolve.config import RunConfig
+from thetaevolve.config import RLConfig, RunConfig
 from thetaevolve.rl.checkpoints import (
     CHECKPOINT_DIR,
     STATE_FILE,
@@ -52,7 +52,6 @@ from thetaevolve.rl.coordinator import (
 )
 from thetaevolve.rl.models import is_random_spec, load_policy, parameter_count
 from thetaevolve.rl.runs import AnyTrainingRun, RunSetup, open_new_run, reopen_run
-from thetaevolve.rl.settings import RLConfig
 from thetaevolve.rl.trainer import GymGRPOTrainer, build_trainer
 
 __all__ = [

@@ -22,7 +22,7 @@ from trl import GRPOConfig, GRPOTrainer
 
 from thetaevolve.rl.advantages import group_advantages
 from thetaevolve.rl.coordinator import Completion, StepCoordinator
-from thetaevolve.rl.settings import RLConfig
+from thetaevolve.config import RLConfig
 
 REWARD_NAME = "gym"
 _GROUP, _SAMPLE = "te_group", "te_sample"
@@ -76,7 +76,7 @@ def accumulation_steps(rl: RLConfig, world_size: int) -> tuple[int, int]:
 def grpo_config(
     rl: RLConfig, output_dir: Path, world_size: int, seed: int, use_cpu: bool | None = None
 ) -> GRPOConfig:
-    """ThetaEvolve's GRPO settings (arXiv 2511.23473, the preset in ``rl.settings``)
+    """ThetaEvolve's GRPO settings (arXiv 2511.23473, the preset in ``config/rl.py``)
     expressed as TRL's GRPOConfig."""
     if use_cpu is None:
         use_cpu = not torch.cuda.is_available()
