@@ -87,7 +87,7 @@ def _evolve(config, path, budget, sandbox=None, during=None):
     own = sandbox is None
     sandbox = sandbox or make_sandbox(task, config.sandbox)
     gym = Gym(task, config, database, sandbox, PromptBuilder(task, config.prompt))
-    proposer = make_proposer(config, task)
+    proposer = make_proposer(config)
 
     async def loop():
         await gym.initialize()

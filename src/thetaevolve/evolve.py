@@ -89,7 +89,7 @@ async def evolve(
     display = ProgressDisplay(session.task.name, budget, quiet=quiet)
     best = session.database.best()
     display.start(gym.evaluations, best.score if best else None, _failures_so_far(session))
-    proposer = EndpointGuard(make_proposer(session.config, session.task), session.config.llm)
+    proposer = EndpointGuard(make_proposer(session.config), session.config.llm)
     logged_events = _log_sandbox_events(session, 0)
     try:
         while gym.evaluations < budget and proposer.tripped is None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from thetaevolve.config import LLMConfig
 from thetaevolve.edits import evolve_regions, format_search_replace
-from thetaevolve.proposers.base import Prompt, Response
+from thetaevolve.proposers.base import CallStats, Prompt, Response
 
 @dataclass(frozen=True)
 class _Literal:
@@ -75,15 +75,15 @@ def perturb_literal(text: str, rng: random.Random, scale: float) -> str | None:
         if abs(value) <= 1:  # 0 and 1 are structural far more often than tunable
             return None
         return str(max(2, value + rng.choice((-1, 1))))
-    value = float(plain)
-    if not math.isfinite(value):
+    number = float(plain)
+    if not math.isfinite(number):
         return None
-    if value == 0.0:
+    if number == 0.0:
         new = rng.gauss(0.0, scale * 0.1)
     else:
-        new = value * (1.0 + rng.gauss(0.0, scale))
-        if (new > 0) != (value > 0):  # keep the sign: it is usually meaningful
-            new = value * 0.5
+        new = number * (1.0 + rng.gauss(0.0, scale))
+        if (new > 0) != (number > 0):  # keep the sign: it is usually meaningful
+            new = number * 0.5
     formatted = f"{new:.10g}"
     if not any(c in formatted for c in ".e"):
         formatted += ".0"
@@ -197,7 +197,8 @@ class OfflineMutator:
             text = mutate_numbers(parent, rng, self.config.mutation_scale)
         if text is None:
             text = "No numeric literal or function left to change."
-        return Response(text=text, meta={"proposer": "offline"})
+        # No model was asked: no call to count, one model-free proposal in the summary.
+        return Response(text=text, stats=CallStats(calls=0, model_free=True))
 
     async def propose(self, prompts: list[Prompt], n: int) -> list[list[Response]]:
         return [[self.respond(prompt, j) for j in range(n)] for prompt in prompts]

@@ -25,7 +25,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
 
-from thetaevolve.proposers.base import Prompt, Response
+from thetaevolve.proposers.base import CallStats, Prompt, Response
 from thetaevolve.rl.advantages import group_advantages as estimate
 
 
@@ -248,7 +248,7 @@ class StepCoordinator:
                     raise StepError(f"row ({c.group}, {c.sample}) was reported twice")
                 grid[c.group][c.sample] = Response(
                     text=c.text, truncated=c.truncated, tokens_in=step.prompt_tokens[c.group],
-                    tokens_out=c.tokens_out, meta={"calls": 0},
+                    tokens_out=c.tokens_out, stats=CallStats(calls=0),
                 )
         missing = [(g, s) for g in range(groups) for s in range(self.n) if grid[g][s] is None]
         if missing:
