@@ -21,9 +21,7 @@ from thetaevolve.proposers.transformers_local import TransformersProposer  # noq
 from thetaevolve.proposers.usage import UsageTotals  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-# The smollm2 and smollm2_folder fixtures, registered as a plugin rather than imported by
-# name (an imported fixture is shadowed by the test argument that requests it).
-pytest_plugins = ["model_fixtures"]
+from model_fixtures import smollm2, smollm2_folder  # noqa: E402,F401
 
 
 def _prompt(text: str, key: str = "") -> Prompt:

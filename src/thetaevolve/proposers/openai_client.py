@@ -1,8 +1,8 @@
 """An async proposer for any OpenAI-compatible chat endpoint (vLLM, SGLang, llama.cpp,
 Ollama, hosted APIs).
 
-What it guarantees, because other frameworks' runs hung for hours on a stalled endpoint
-(e.g. https://github.com/SakanaAI/ShinkaEvolve/issues/143):
+What it guarantees, because peers' runs hung for hours on a stalled endpoint
+(peers.md §5.1):
 - every *call* (one HTTP request and its retries) ends within ``llm.timeout_s``: an
   ``asyncio.wait_for`` wraps the attempts and the backoff sleeps together; the clock starts
   when the call gets its concurrency slot, so queueing behind ``llm.max_concurrency`` other
@@ -13,11 +13,10 @@ What it guarantees, because other frameworks' runs hung for hours on a stalled e
   exponential backoff (jittered, capped, honouring a short Retry-After); other 4xx are not.
 
 Batch sampling: the server's native ``n`` is used where it works, found out on the first
-call: vLLM and SGLang honour ``n``, llama.cpp's server rejects ``n`` > 1 with a 400 ("Only
-one completion choice is allowed"), Ollama silently returns one choice (its request type
-has no ``n``). A rejection or a short ``choices`` list switches the proposer to fan-out
-(n concurrent single requests, sent back to back so a prefix cache hits). Several base
-URLs are replicas, used round-robin; a retry goes to the next one.
+call (engines.md §2): vLLM and SGLang honour ``n``, llama.cpp rejects ``n`` > 1 with a 400,
+Ollama silently returns one choice. A rejection or a short ``choices`` list switches the
+proposer to fan-out (n concurrent single requests, sent back to back so a prefix cache
+hits). Several base URLs are replicas, used round-robin; a retry goes to the next one.
 
 The API key is read from the environment variable named by ``llm.api_key_env`` and kept
 only inside the client; it is never part of a Response, a log line or the run directory.
