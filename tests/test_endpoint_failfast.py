@@ -18,7 +18,8 @@ import pytest
 from thetaevolve.cli import main
 from thetaevolve.config import LLMConfig
 from thetaevolve.endpoint_check import EndpointGuard
-from thetaevolve.proposers.base import CallStats, FailureKind, Response
+from thetaevolve.proposers.base import Response
+from thetaevolve.proposers.calls import CallStats, FailureKind
 
 BUDGET = "100000"  # far more than could finish in the time the test allows
 

@@ -7,7 +7,8 @@ import dataclasses
 
 import pytest
 
-from thetaevolve.proposers.base import CallStats, Response
+from thetaevolve.proposers.base import Response
+from thetaevolve.proposers.calls import CallStats
 from thetaevolve.proposers.usage import FAILURE_KINDS, UsageTotals
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from thetaevolve.proposers.base import CallStats, Prompt, Proposer, Response
+from thetaevolve.proposers.base import Prompt, Proposer, Response
+from thetaevolve.proposers.calls import CallStats
 
 if TYPE_CHECKING:
     from thetaevolve.config import RunConfig

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 from thetaevolve.config import LLMConfig
 from thetaevolve.edits import evolve_regions, format_search_replace
-from thetaevolve.proposers.base import CallStats, Prompt, Response
+from thetaevolve.proposers.base import Prompt, Response
+from thetaevolve.proposers.calls import CallStats
 
 @dataclass(frozen=True)
 class _Literal:
@@ -69,21 +70,21 @@ def perturb_literal(text: str, rng: random.Random, scale: float) -> str | None:
     is_float = any(c in plain.lower() for c in ".e") and not plain.lower().startswith("0x")
     if not is_float:
         try:
-            value = int(plain, 0)
+            whole = int(plain, 0)
         except ValueError:
             return None
-        if abs(value) <= 1:  # 0 and 1 are structural far more often than tunable
+        if abs(whole) <= 1:  # 0 and 1 are structural far more often than tunable
             return None
-        return str(max(2, value + rng.choice((-1, 1))))
-    number = float(plain)
-    if not math.isfinite(number):
+        return str(max(2, whole + rng.choice((-1, 1))))
+    value = float(plain)
+    if not math.isfinite(value):
         return None
-    if number == 0.0:
+    if value == 0.0:
         new = rng.gauss(0.0, scale * 0.1)
     else:
-        new = number * (1.0 + rng.gauss(0.0, scale))
-        if (new > 0) != (number > 0):  # keep the sign: it is usually meaningful
-            new = number * 0.5
+        new = value * (1.0 + rng.gauss(0.0, scale))
+        if (new > 0) != (value > 0):  # keep the sign: it is usually meaningful
+            new = value * 0.5
     formatted = f"{new:.10g}"
     if not any(c in formatted for c in ".e"):
         formatted += ".0"

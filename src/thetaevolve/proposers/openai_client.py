@@ -45,7 +45,8 @@ except ImportError:  # pragma: no cover - older openai releases
     import httpx as _http  # type: ignore[no-redef]
 
 from thetaevolve.config import LLMConfig
-from thetaevolve.proposers.base import CallStats, FailureKind, Prompt, Response
+from thetaevolve.proposers.base import Prompt, Response
+from thetaevolve.proposers.calls import CallStats, FailureKind
 from thetaevolve.proposers.usage import cost_usd
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}

@@ -32,7 +32,8 @@ from thetaevolve.config import LLMConfig
 from thetaevolve.errors import UserError
 from thetaevolve.models.chat import context_length, encode_chat, fit_prompt, opens_reasoning
 from thetaevolve.models.chat import prompt_budget, stop_token_ids
-from thetaevolve.proposers.base import CallStats, FailureKind, Prompt, Response
+from thetaevolve.proposers.base import Prompt, Response
+from thetaevolve.proposers.calls import CallStats, FailureKind
 from thetaevolve.proposers.usage import cost_usd
 
 # Request fields (llm.extra_body) that mean the same here as on a vLLM/SGLang server.

@@ -12,7 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
-from thetaevolve.proposers.base import FailureKind, Response
+from thetaevolve.proposers.base import Response
+from thetaevolve.proposers.calls import FailureKind
 
 # Every kind a failed call can end with, in the order ``base.FailureKind`` explains them.
 FAILURE_KINDS: tuple[FailureKind, ...] = get_args(FailureKind)

@@ -19,7 +19,8 @@ import time
 from typing import Any
 
 from thetaevolve.config import LLMConfig
-from thetaevolve.proposers.base import CallStats, FailureKind, Prompt, Response
+from thetaevolve.proposers.base import Prompt, Response
+from thetaevolve.proposers.calls import CallStats, FailureKind
 from thetaevolve.proposers.usage import cost_usd
 
 INSTALL_HINT = "llm.kind=vllm needs the vllm extra: pip install 'thetaevolve[vllm]' (and a GPU)"

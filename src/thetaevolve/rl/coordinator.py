@@ -25,7 +25,8 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Sequence
 
-from thetaevolve.proposers.base import CallStats, Prompt, Response
+from thetaevolve.proposers.base import Prompt, Response
+from thetaevolve.proposers.calls import CallStats
 from thetaevolve.rl.advantages import group_advantages as estimate
 
 
