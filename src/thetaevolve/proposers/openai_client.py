@@ -8,7 +8,7 @@ What it guarantees, because peers' runs hung for hours on a stalled endpoint
   when the call gets its concurrency slot, so queueing behind ``llm.max_concurrency`` other
   calls does not eat a call's deadline;
 - a failed call never raises: it becomes Responses with ``error`` set and
-  ``stats.failure`` naming the kind (see ``base.FailureKind``);
+  ``stats.failure`` naming the kind (see ``calls.FailureKind``);
 - 429, 5xx, connection errors, per-attempt timeouts and malformed bodies are retried with
   exponential backoff (jittered, capped, honouring a short Retry-After); other 4xx are not.
 
@@ -299,8 +299,8 @@ class OpenAIProposer:
                 self.native_n = False
             # The rejected request is a call too: it is counted on the first response.
             if group:
-                first = group[0]
-                group[0] = replace(first, stats=replace(first.stats, calls=first.stats.calls + result.attempts))
+                calls = group[0].stats.calls + result.attempts
+                group[0] = replace(group[0], stats=replace(group[0].stats, calls=calls))
             return group
         return self._failed(result, n)  # transient: the next call probes again
 

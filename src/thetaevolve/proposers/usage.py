@@ -1,6 +1,6 @@
 """What the LLM side of a run cost: calls, tokens, failures by kind, dollars.
 
-Proposers describe each response's call in ``Response.stats`` (``base.CallStats``), which
+Proposers describe each response's call in ``Response.stats`` (``calls.CallStats``), which
 ``UsageTotals.add`` reads. A response whose proposer keeps no books has the defaults and
 counts as one call. The totals are stored as a run's ``usage`` meta (``to_dict``); the
 keys of that dict are read back from old run directories, so they do not change.
@@ -15,7 +15,7 @@ from typing import Any, get_args
 from thetaevolve.proposers.base import Response
 from thetaevolve.proposers.calls import FailureKind
 
-# Every kind a failed call can end with, in the order ``base.FailureKind`` explains them.
+# Every kind a failed call can end with, in the order ``calls.FailureKind`` explains them.
 FAILURE_KINDS: tuple[FailureKind, ...] = get_args(FailureKind)
 
 
