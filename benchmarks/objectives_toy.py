@@ -28,7 +28,7 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 try:
     from test_rl_support import SyntheticGym
 
-    from thetaevolve.rl.settings import RLConfig
+    from thetaevolve.config import RLConfig
     from thetaevolve.rl.train import train_on_gym
 except ImportError as exc:  # `make bench` installs the core only
     print(json.dumps({"benchmark": "objectives_toy", "skipped": f"needs the rl extra ({exc})"}))

@@ -4,7 +4,7 @@ answers go through the same edit path as an LLM's."""
 import asyncio
 import random
 
-from thetaevolve.config import LLMConfig
+from thetaevolve.config import LLMConfig, OfflineConfig
 from thetaevolve.database.records import ParentSample, ProgramRecord
 from thetaevolve.edits import apply_response
 from thetaevolve.proposers.base import Prompt
@@ -87,7 +87,7 @@ def test_crossover_takes_the_donor_function():
 
 
 def test_crossover_is_used_when_inspirations_exist():
-    mutator = OfflineMutator(LLMConfig(crossover_rate=1.0), seed=0)
+    mutator = OfflineMutator(LLMConfig(offline=OfflineConfig(crossover_rate=1.0)), seed=0)
     prompt = _prompt("2:0", inspirations=[_record(DONOR, pid=2)])
     (group,) = asyncio.run(mutator.propose([prompt], 3))
     assert all("0.02 + 0.003" in r.text for r in group)

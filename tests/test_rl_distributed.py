@@ -26,7 +26,7 @@ WORKER = textwrap.dedent(
     sys.path.insert(0, {tests!r})
     from test_rl_support import SyntheticGym
     from thetaevolve.rl import coordinator
-    from thetaevolve.rl.settings import RLConfig
+    from thetaevolve.config import RLConfig
     from thetaevolve.rl.train import join_processes, leave_processes, train_on_gym
 
     out = Path({out!r})
@@ -151,7 +151,7 @@ FAILING_WORKER = textwrap.dedent(
 
     sys.path.insert(0, {tests!r})
     from test_rl_support import SyntheticGym
-    from thetaevolve.rl.settings import RLConfig
+    from thetaevolve.config import RLConfig
     from thetaevolve.rl.train import join_processes, train_on_gym
 
     class BrokenGym(SyntheticGym):

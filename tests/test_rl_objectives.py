@@ -15,7 +15,7 @@ from test_rl_support import SyntheticGym  # noqa: E402
 
 from thetaevolve.rl.advantages import group_advantages  # noqa: E402
 from thetaevolve.rl.models import build_random  # noqa: E402
-from thetaevolve.rl.settings import RLConfig  # noqa: E402
+from thetaevolve.config import RLConfig  # noqa: E402
 from thetaevolve.rl.train import train_on_gym  # noqa: E402
 
 pytestmark = [pytest.mark.rl, pytest.mark.filterwarnings("ignore::FutureWarning")]

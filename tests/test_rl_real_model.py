@@ -18,7 +18,7 @@ from test_rl_support import SyntheticGym  # noqa: E402
 
 import thetaevolve.models.chat as chat  # noqa: E402
 from thetaevolve.rl.models import build_random, load_policy  # noqa: E402
-from thetaevolve.rl.settings import RLConfig  # noqa: E402
+from thetaevolve.config import RLConfig  # noqa: E402
 from thetaevolve.rl.train import train_on_gym  # noqa: E402
 from thetaevolve.rl.trainer import eos_token_ids  # noqa: E402
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from thetaevolve.config import ConfigError, RunConfig, load_config
-from thetaevolve.rl.settings import RLConfig
+from thetaevolve.config import RLConfig
 
 
 def test_defaults_are_thetaevolves_preset():

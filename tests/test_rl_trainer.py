@@ -16,7 +16,7 @@ np = pytest.importorskip("numpy")
 from test_rl_support import SyntheticGym  # noqa: E402
 
 from thetaevolve.rl.models import build_random, load_policy, parameter_count  # noqa: E402
-from thetaevolve.rl.settings import RLConfig  # noqa: E402
+from thetaevolve.config import RLConfig  # noqa: E402
 from thetaevolve.rl.train import STATE_FILE, latest_checkpoint, train_on_gym  # noqa: E402
 from thetaevolve.rl.trainer import accumulation_steps, grpo_config  # noqa: E402
 

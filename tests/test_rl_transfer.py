@@ -14,7 +14,7 @@ pytest.importorskip("trl", reason="the rl extra (trl) is not installed")
 from test_rl_support import SyntheticGym  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
-from thetaevolve.rl.settings import RLConfig  # noqa: E402
+from thetaevolve.config import RLConfig  # noqa: E402
 from thetaevolve.rl.train import latest_checkpoint, train_on_gym  # noqa: E402
 
 pytestmark = [pytest.mark.rl, pytest.mark.filterwarnings("ignore::FutureWarning")]

@@ -4,8 +4,8 @@ One source for two outputs: ``thetaevolve config [TASK]`` (commented YAML that `
 accepts back unchanged) and ``docs/config.md`` (a test keeps the file equal to
 ``markdown_reference()``; regenerate it with ``thetaevolve config --markdown > docs/config.md``).
 
-Defaults, types and ranges are read from the pydantic models in ``config.py`` and
-``rl/settings.py``, so they cannot drift; only the meaning and unit are written here
+Defaults, types and ranges are read from the pydantic models of ``thetaevolve.config``
+(``config/sections.py`` and ``config/rl.py``), so they cannot drift; only the meaning and unit are written here
 (or in a field's own ``description=``, which wins). A test fails when a key has neither.
 """
 
@@ -32,9 +32,9 @@ MEANINGS: dict[str, tuple[str, str]] = {
     "llm.base_url": ("OpenAI-compatible endpoint(s), comma-separated replicas (e.g. http://localhost:8000/v1)", "URL"),
     "llm.model": ("model name the endpoint serves (or a path/hub id for vllm)", ""),
     "llm.api_key_env": ("NAME of the environment variable holding the API key (the key is never stored)", ""),
-    "llm.temperature": ("sampling temperature", ""),
+    "llm.temperature": ("sampling temperature; train takes rl.temperature", ""),
     "llm.top_p": ("nucleus sampling mass", ""),
-    "llm.max_tokens": ("completion length cap per response", "tokens"),
+    "llm.max_tokens": ("completion length cap per response; train takes rl.max_new_tokens", "tokens"),
     "llm.timeout_s": ("hard deadline for one call, retries and backoff included", "s"),
     "llm.max_retries": ("retries of a transient failure (429, 5xx, connection, timeout, malformed)", "retries"),
     "llm.max_consecutive_failures": ("calls in a row failing with a connection error, HTTP 401/403 or 404 that stop the run (exit 1); 0: never", "calls"),
@@ -50,11 +50,12 @@ MEANINGS: dict[str, tuple[str, str]] = {
     "llm.device": ("llm.kind=transformers: where the model runs; auto: cuda when torch sees one, else cpu", ""),
     "llm.dtype": ("llm.kind=transformers: weight dtype; auto picks per device", ""),
     "llm.max_batch_sequences": ("llm.kind=transformers: most sequences (prompts x samples) in one generate call", "sequences"),
-    "llm.mutation_scale": ("offline mutator: relative size of a numeric perturbation", "fraction"),
-    "llm.crossover_rate": ("offline mutator: share of proposals that cross over with a donor", "fraction"),
+    "llm.offline.mutation_scale": ("offline mutator: relative size of a numeric perturbation", "fraction"),
+    "llm.offline.crossover_rate": ("offline mutator: share of proposals that cross over with a donor", "fraction"),
+    "llm.offline.crossover_donors": ("offline mutator: programs drawn per parent as crossover donors (not prompt.num_inspirations, which a prompt shows)", "programs"),
     # gym
-    "gym.batch_size": ("parents per batch, all drawn from one database state", "prompts"),
-    "gym.samples_per_prompt": ("responses per prompt (n)", "responses"),
+    "gym.batch_size": ("parents per batch, all drawn from one database state; train takes rl.batch_size", "prompts"),
+    "gym.samples_per_prompt": ("responses per prompt (n); train takes rl.samples_per_prompt", "responses"),
     "gym.lazy_penalty_level": ("0 off; 1 penalise a child equal to its parent; 2 also one equal to any stored program", ""),
     "gym.max_code_length": ("longest child program accepted", "characters"),
     "gym.reward": ("reward shaping: raw score, task-normalised, improvement over the parent, or random (control)", ""),
@@ -75,14 +76,13 @@ MEANINGS: dict[str, tuple[str, str]] = {
     "database.migration_fraction": ("share of an island's elites that migrate", "fraction"),
     "database.exploration_ratio": ("parents drawn uniformly within the island", "fraction"),
     "database.exploitation_ratio": ("parents drawn from the island's archive; the rest uniformly over all", "fraction"),
-    "database.num_inspirations": ("crossover donors drawn per parent for the offline mutator", "programs"),
     "database.feature_dimensions": ("MAP-Elites cell coordinates: metric names (score, code_length, ...)", ""),
     "database.feature_bins": ("bins per feature dimension", "bins"),
-    "database.reinit_every": ("batches between periodic re-initialisations; 0: off", "batches"),
+    "database.reinit_every": ("store commits (one per gym batch) between periodic re-initialisations; 0: off", "commits"),
     "database.reinit_keep_best": ("programs kept by a re-initialisation", "programs"),
     "database.reinit_ratio": ("stagnation rule: re-initialise when |best - 2nd lowest| / |best| is below this; 0: off", ""),
-    "database.reinit_min_batches": ("stagnation rule: batches at least between re-initialisations", "batches"),
-    "database.reinit_max_batches": ("stagnation rule: forced re-initialisation after this many batches; 0: never", "batches"),
+    "database.reinit_min_batches": ("stagnation rule: store commits at least between re-initialisations", "commits"),
+    "database.reinit_max_batches": ("stagnation rule: forced re-initialisation after this many store commits; 0: never", "commits"),
     "database.record_cache_size": ("stored records kept in memory (parents are read again and again)", "records"),
     "database.sampler": ("parent selection: islands (ThetaEvolve's database), puct (TTT-Discover's reuse), initial (best-of-N from the initial program)", ""),
     "database.puct_c": ("PUCT's exploration constant c", ""),
@@ -113,12 +113,12 @@ MEANINGS: dict[str, tuple[str, str]] = {
     # rl (thetaevolve train; see docs/rl.md)
     "rl.model": ("model to train: local path, Hugging Face id, or random:tiny|small|0.5b (no download)", ""),
     "rl.steps": ("optimizer steps in total, one gym batch each", "steps"),
-    "rl.batch_size": ("prompts (parents) per step", "prompts"),
-    "rl.samples_per_prompt": ("GRPO group size n", "responses"),
+    "rl.batch_size": ("prompts (parents) per step; also the gym's batch size in train", "prompts"),
+    "rl.samples_per_prompt": ("GRPO group size n; also the gym's samples per prompt in train", "responses"),
     "rl.micro_batch_size": ("sequences per forward/backward on one device", "sequences"),
-    "rl.temperature": ("sampling temperature while training", ""),
+    "rl.temperature": ("sampling temperature while training (also llm.temperature in train)", ""),
     "rl.top_p": ("nucleus sampling mass while training", ""),
-    "rl.max_new_tokens": ("completion length cap", "tokens"),
+    "rl.max_new_tokens": ("completion length cap (also llm.max_tokens in train)", "tokens"),
     "rl.generation": ("who generates: the trainer's model, vLLM on the same GPU, or a `trl vllm-serve` server", ""),
     "rl.vllm_server_url": ("address of `trl vllm-serve` (generation=vllm_server)", "URL"),
     "rl.vllm_gpu_memory_utilization": ("GPU memory share for colocated vLLM", "fraction"),

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from thetaevolve.config import RunConfig
-from thetaevolve.database import ChildDraft, ParentSample, ProgramRecord
+from thetaevolve.database import ChildDraft, ParentSample, ProgramRecord, ProgramStore
 from thetaevolve.edits import apply_response
 from thetaevolve.errors import UserError
 from thetaevolve.evaluation import judge
 from thetaevolve.normalize import code_hash
 from thetaevolve.problems.verifier_guard import VerifierBrokenError, VerifierStreak
-from thetaevolve.proposers.base import Prompt, Proposer, Response
+from thetaevolve.proposers.base import Prompt, Proposer, Response, inspirations_needed
 from thetaevolve.proposers.usage import UsageTotals
 from thetaevolve.rewards import compute_reward
 from thetaevolve.tasks.base import Task
@@ -93,7 +93,7 @@ class Gym:
         self,
         task: Task,
         config: RunConfig,
-        database: Any,
+        database: ProgramStore,
         sandbox: SandboxLike,
         prompt_builder: PromptBuilderLike,
     ) -> None:
@@ -174,15 +174,20 @@ class Gym:
         """A random stream fixed by (seed, batch, purpose): resumes reproduce it exactly."""
         return random.Random(f"{self.config.seed}:{batch_index}:{purpose}")
 
-    def draw_prompts(self, count: int, batch_index: int | None = None) -> list[Prompt]:
-        """``count`` prompts from the current database state (one parent each)."""
+    def draw_prompts(
+        self, count: int, batch_index: int | None = None, inspirations: int = 0
+    ) -> list[Prompt]:
+        """``count`` prompts from the current database state (one parent each).
+
+        Each parent comes with ``prompt.num_inspirations`` other programs, or
+        ``inspirations`` if the proposer needs more (``proposers.base.inspirations_needed``).
+        """
         index = self.next_batch_index if batch_index is None else batch_index
         rng = self.batch_rng(index, "sample")
         samples = self.database.sample_batch(
             count,
             rng,
-            num_inspirations=max(self.config.prompt.num_inspirations,
-                                 self._mutator_inspirations()),
+            num_inspirations=max(self.config.prompt.num_inspirations, inspirations),
             num_top=self.config.prompt.num_top_programs,
         )
         prompts = []
@@ -190,11 +195,6 @@ class Gym:
             prompt = self.prompt_builder.build(sample, rng)
             prompts.append(dataclasses.replace(prompt, key=f"{index}:{position}"))
         return prompts
-
-    def _mutator_inspirations(self) -> int:
-        # The offline mutator's crossover needs a donor program even when prompts do not
-        # show inspirations to a model.
-        return self.config.database.num_inspirations if self.config.llm.kind == "offline" else 0
 
     async def score(
         self,
@@ -280,7 +280,7 @@ class Gym:
         n = self.config.gym.samples_per_prompt
         quotas = _quotas(self.config.gym.batch_size, n, max_children)
         best_before = self.database.best()
-        prompts = self.draw_prompts(len(quotas), batch_index)
+        prompts = self.draw_prompts(len(quotas), batch_index, inspirations_needed(proposer))
         pending: dict[str, asyncio.Future[Evaluation]] = {}
 
         async def propose_and_score(p_index: int, prompt: Prompt) -> list[ScoredChild]:

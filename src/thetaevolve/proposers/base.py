@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from thetaevolve.database.records import ParentSample
 from thetaevolve.proposers.calls import CallStats
@@ -40,9 +40,30 @@ class Response:
 
 
 class Proposer(Protocol):
+    """Prompts in, ``n`` responses per prompt out.
+
+    A proposer that reads more of ``Prompt.sample.inspirations`` than a prompt shows (the
+    offline mutator's crossover donors) says how many through ``NeedsInspirations``; the
+    gym asks ``inspirations_needed(proposer)`` instead of checking which proposer it has.
+    """
+
     async def propose(self, prompts: list[Prompt], n: int) -> list[list[Response]]:
         """For each prompt, ``n`` responses, in order. Never raises for a failed call:
         a failed call becomes Responses with ``error`` set."""
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class NeedsInspirations(Protocol):
+    """A proposer that needs ``inspirations_needed`` other programs per parent drawn into
+    ``Prompt.sample.inspirations``, whatever ``prompt.num_inspirations`` shows a model."""
+
+    inspirations_needed: int
+
+
+def inspirations_needed(proposer: object) -> int:
+    """Programs per parent that ``proposer`` reads from the sample; 0 unless it declares
+    more (a model-backed proposer reads only the prompt's messages)."""
+    return proposer.inspirations_needed if isinstance(proposer, NeedsInspirations) else 0

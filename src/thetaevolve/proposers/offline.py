@@ -184,8 +184,10 @@ class OfflineMutator:
     """A Proposer that mutates code directly; deterministic for a seed."""
 
     def __init__(self, config: LLMConfig, seed: int = 0) -> None:
-        self.config = config
+        self.config = config.offline
         self.seed = seed
+        # Crossover needs donor programs even when prompts show none to a model.
+        self.inspirations_needed = self.config.crossover_donors
 
     def respond(self, prompt: Prompt, sample_index: int) -> Response:
         rng = random.Random(f"{self.seed}:{prompt.key}:{sample_index}")

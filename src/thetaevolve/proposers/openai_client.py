@@ -48,6 +48,7 @@ from thetaevolve.config import LLMConfig
 from thetaevolve.proposers.base import Prompt, Response
 from thetaevolve.proposers.calls import CallStats, FailureKind
 from thetaevolve.proposers.usage import cost_usd
+from thetaevolve.urls import is_http_url, split_urls
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
 _DUMMY_KEY = "no-key-needed"
@@ -60,12 +61,11 @@ _SLOTS_PER_POOL = 16
 
 def split_base_urls(base_url: str) -> list[str]:
     """Replica URLs from ``llm.base_url`` (comma-separated); each must be http(s)."""
-    urls = [u.strip().rstrip("/") for u in base_url.split(",") if u.strip()]
+    urls = split_urls(base_url)
     if not urls:
         raise ValueError("llm.base_url is empty; give one URL or several separated by commas")
     for url in urls:
-        parsed = urlparse(url)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        if not is_http_url(url):
             raise ValueError(
                 f"llm.base_url: {url!r} is not an http(s) URL (e.g. http://localhost:8000/v1)"
             )

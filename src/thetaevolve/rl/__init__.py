@@ -3,7 +3,8 @@
 Importing this package costs nothing: torch, transformers and TRL are imported only by
 the modules that ``thetaevolve train`` loads (``models``, ``trainer``, ``coordinator``).
 
-- ``settings``: ``RLConfig``, ThetaEvolve's preset as defaults (no torch).
+- ``RLConfig`` (the ``rl`` section) lives in the core configuration tree, ``thetaevolve.config``,
+  and is re-exported here.
 - ``models``: load a policy from a path or a hub id, or build ``random:tiny``.
 - ``coordinator``: one process (rank 0) owns the gym and the store; the other ranks get
   their prompts from it and report their completions to it.
@@ -13,6 +14,6 @@ the modules that ``thetaevolve train`` loads (``models``, ``trainer``, ``coordin
 - ``cli``: the ``thetaevolve train`` subcommand.
 """
 
-from thetaevolve.rl.settings import RLConfig
+from thetaevolve.config import RLConfig
 
 __all__ = ["RLConfig"]

@@ -29,7 +29,7 @@ from transformers import PrinterCallback, TrainerCallback
 
 from thetaevolve.rl.coordinator import Channel, CommitInfo, StepCoordinator, StepRecord
 from thetaevolve.rl.models import is_random_spec, load_policy, parameter_count
-from thetaevolve.rl.settings import RLConfig
+from thetaevolve.config import RLConfig
 from thetaevolve.rl.trainer import build_trainer
 
 CHECKPOINT_DIR = "checkpoints"

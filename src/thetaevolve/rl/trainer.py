@@ -21,7 +21,7 @@ from trl import GRPOConfig, GRPOTrainer
 
 from thetaevolve.rl.advantages import group_advantages
 from thetaevolve.rl.coordinator import Completion, StepCoordinator
-from thetaevolve.rl.settings import RLConfig
+from thetaevolve.config import RLConfig
 
 REWARD_NAME = "gym"
 _GROUP, _SAMPLE = "te_group", "te_sample"

@@ -1,33 +1,37 @@
-"""One typed configuration tree (pydantic v2), loaded from YAML, overridable from the CLI.
+"""The sections of the configuration tree, one pydantic model each (``RunConfig`` holds them).
 
 Every section forbids unknown keys, so a typo is an error that names the field instead of
-a flag that silently does nothing. ``load_config`` turns every validation problem into one
-``ConfigError`` whose message lists the bad fields by their dotted path.
+a flag that silently does nothing, and is frozen: a resolved config is never edited in
+place; a changed one is a new object (``model_copy(update=...)``).
 """
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlparse
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from thetaevolve.rl.settings import RLConfig
+from thetaevolve.urls import is_http_url, split_urls
 
 
-class ConfigError(ValueError):
-    """A configuration value is wrong; the message names the field and what to do."""
+class Section(BaseModel):
+    """The base of every section: unknown keys are errors, values never change in place."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+class OfflineConfig(Section):
+    """The offline mutator's settings (llm.kind=offline; see proposers/offline.py)."""
+
+    mutation_scale: float = Field(0.1, gt=0.0)  # relative size of a numeric perturbation
+    crossover_rate: float = Field(0.2, ge=0.0, le=1.0)
+    # Programs drawn per parent as crossover donors. Not prompt.num_inspirations, which is
+    # how many other programs a prompt shows to a model.
+    crossover_donors: int = Field(2, ge=0)
 
 
-class LLMConfig(_Section):
+class LLMConfig(Section):
     """Where proposals come from."""
 
     kind: Literal["offline", "openai", "vllm", "transformers"] = "offline"
@@ -56,9 +60,8 @@ class LLMConfig(_Section):
     device: str = "auto"  # auto: cuda when torch sees one, else cpu
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     max_batch_sequences: int = Field(64, ge=1)
-    # Offline mutator knobs.
-    mutation_scale: float = Field(0.1, gt=0.0)  # relative size of a numeric perturbation
-    crossover_rate: float = Field(0.2, ge=0.0, le=1.0)
+    # The offline mutator (kind=offline) in a section of its own: no other proposer reads it.
+    offline: OfflineConfig = Field(default_factory=OfflineConfig)
 
     @model_validator(mode="after")
     def _needs_endpoint(self) -> "LLMConfig":
@@ -78,8 +81,8 @@ class LLMConfig(_Section):
     def _base_urls_are_http(self) -> "LLMConfig":
         # Checked at load time so that a mistyped URL stops the run before any work.
         if self.kind == "openai" and self.base_url:
-            urls = [u.strip() for u in self.base_url.split(",") if u.strip()]
-            bad = [u for u in urls if urlparse(u).scheme not in ("http", "https") or not urlparse(u).hostname]
+            urls = split_urls(self.base_url)
+            bad = [u for u in urls if not is_http_url(u)]
             if not urls or bad:
                 raise ValueError(
                     f"llm.base_url: {', '.join(bad) or repr(self.base_url)} is not an http(s) URL "
@@ -88,7 +91,7 @@ class LLMConfig(_Section):
         return self
 
 
-class GymConfig(_Section):
+class GymConfig(Section):
     """Batch sampling, lazy penalties and reward shaping (ThetaEvolve's gym)."""
 
     batch_size: int = Field(8, ge=1)  # B parents per batch, drawn from one database state
@@ -96,7 +99,7 @@ class GymConfig(_Section):
     lazy_penalty_level: int = Field(2, ge=0, le=2)  # 0 off, 1 child==parent, 2 child==any stored
     max_code_length: int = Field(50_000, ge=100)
     reward: Literal["original", "rl_normalized", "improve", "random"] = "original"
-    # ThetaEvolve's error codes, one per failure family (thetaevolve.md §4.1).
+    # ThetaEvolve's error codes, one per failure family (arXiv 2511.23473).
     penalty_no_diff: float = -0.4
     penalty_no_change: float = -0.3
     penalty_execution: float = -0.2
@@ -109,7 +112,7 @@ class GymConfig(_Section):
     shaping_multiplier: float | None = None
 
 
-class DatabaseConfig(_Section):
+class DatabaseConfig(Section):
     """The program database: islands, MAP-Elites cells, archive, sampling ratios."""
 
     num_islands: int = Field(4, ge=1)
@@ -120,16 +123,16 @@ class DatabaseConfig(_Section):
     exploration_ratio: float = Field(0.2, ge=0.0, le=1.0)  # uniform within the island
     exploitation_ratio: float = Field(0.6, ge=0.0, le=1.0)  # from the island's archive members
     # the remaining 1 - exploration - exploitation is uniform over everything
-    # Crossover donors drawn per parent for the offline mutator (prompts show
-    # prompt.num_inspirations of them to a model).
-    num_inspirations: int = Field(2, ge=0)
     feature_dimensions: list[str] = Field(default_factory=lambda: ["score", "code_length"])
     feature_bins: int = Field(10, ge=1)
-    reinit_every: int = Field(0, ge=0)  # batches between re-initialisations; 0 disables
+    # Re-initialisation counts commits to the store (ProgramDatabase.commit calls; the gym
+    # makes one per batch), not the gym's batches: it fires on every reinit_every-th commit.
+    reinit_every: int = Field(0, ge=0)  # commits between re-initialisations; 0 disables
     reinit_keep_best: int = Field(0, ge=0)
-    # ThetaEvolve's stagnation rule (thetaevolve.md §2.6): re-initialise when the population
+    # ThetaEvolve's stagnation rule (arXiv 2511.23473): re-initialise when the population
     # has converged, |best - second lowest| / |best| < reinit_ratio (on fitness), at least
-    # reinit_min_batches after the last one; forced after reinit_max_batches (0: never).
+    # reinit_min_batches commits after the last one; forced after reinit_max_batches
+    # commits (0: never). The names keep "batches" for existing configs.
     reinit_ratio: float = Field(0.0, ge=0.0)  # 0 disables the rule
     reinit_min_batches: int = Field(0, ge=0)
     reinit_max_batches: int = Field(0, ge=0)
@@ -153,7 +156,7 @@ class DatabaseConfig(_Section):
         return self
 
 
-class SandboxConfig(_Section):
+class SandboxConfig(Section):
     """Limits for running untrusted candidate programs."""
 
     workers: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1)
@@ -196,7 +199,7 @@ def _is_ray_address(text: str) -> bool:
                 and all(c.isalnum() or c in ".-_[]:" for c in host))
 
 
-class PromptConfig(_Section):
+class PromptConfig(Section):
     """What goes into each prompt."""
 
     num_top_programs: int = Field(0, ge=0)
@@ -216,151 +219,3 @@ class PromptConfig(_Section):
                 "prompt.system_message_weights needs one weight per entry of prompt.system_messages"
             )
         return self
-
-
-class RunConfig(_Section):
-    """The whole tree. ``task`` is a task name from ``thetaevolve tasks``."""
-
-    task: str = "circle_packing_26"
-    seed: int = 0
-    budget: int = Field(1000, ge=0)  # candidate programs to evaluate, failures included
-    run_dir: str | None = None
-    llm: LLMConfig = Field(default_factory=LLMConfig)
-    gym: GymConfig = Field(default_factory=GymConfig)
-    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
-    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
-    prompt: PromptConfig = Field(default_factory=PromptConfig)
-    rl: RLConfig = Field(default_factory=RLConfig)  # test-time RL (thetaevolve.rl.settings)
-
-
-def _format_validation_error(err: ValidationError, origin: str) -> str:
-    lines = [f"invalid configuration ({origin}):"]
-    for item in err.errors():
-        path = ".".join(str(p) for p in item["loc"]) or "<root>"
-        message = item["msg"]
-        if item["type"] == "extra_forbidden":
-            message = "unknown key (check its spelling; see `thetaevolve run --help`)"
-        elif message.startswith("Value error, "):
-            message = message[len("Value error, ") :]
-        lines.append(f"  {path}: {message}")
-    return "\n".join(lines)
-
-
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """Parse ``a.b.c=value``; the value is read as YAML (so 4 is an int, [a, b] a list)."""
-    key, sep, raw = text.partition("=")
-    key = key.strip()
-    if not sep or not key:
-        raise ConfigError(f"--set expects KEY=VALUE (e.g. database.num_islands=4), got {text!r}")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {key}: the value {raw!r} is not valid YAML ({exc})") from exc
-    return key.split("."), value
-
-
-def flag_overrides(pairs: list[tuple[str, Any]]) -> list[str]:
-    """``key=value`` overrides for the CLI flags that were given (None means not given).
-
-    Strings are JSON-quoted so that YAML reads them back as strings (a model named
-    ``1e-3`` or ``null`` stays a string).
-    """
-    return [
-        f"{key}={json.dumps(value) if isinstance(value, str) else value}"
-        for key, value in pairs
-        if value is not None
-    ]
-
-
-def _apply_override(tree: dict[str, Any], path: list[str], value: Any) -> None:
-    node = tree
-    for part in path[:-1]:
-        child = node.get(part)
-        if child is None:
-            child = node[part] = {}
-        if not isinstance(child, dict):
-            raise ConfigError(f"--set {'.'.join(path)}: {part!r} is a value, not a section")
-        node = child
-    node[path[-1]] = value
-
-
-def load_config(
-    path: str | Path | None = None,
-    overrides: list[str] | None = None,
-    base: dict[str, Any] | None = None,
-) -> RunConfig:
-    """Build a RunConfig from an optional YAML file, a base dict and ``k=v`` overrides.
-
-    Precedence, lowest first: defaults, ``base``, the YAML file, the overrides.
-    """
-    tree: dict[str, Any] = {}
-    origin = "defaults"
-    for key, value in (base or {}).items():
-        _apply_override(tree, key.split("."), value)
-    if path is not None:
-        path = preset_or_path(path)
-        origin = str(path)
-        try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read config file {path}: {exc.strerror} (a file path, or one of the "
-                f"presets: {', '.join(preset_names())})"
-            ) from exc
-        try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"config file {path} must hold a mapping at the top level")
-        for key, value in _flatten(loaded):
-            _apply_override(tree, key, value)
-    for text in overrides or []:
-        key, value = parse_override(text)
-        _apply_override(tree, key, value)
-        origin = f"{origin} + --set" if "--set" not in origin else origin
-    try:
-        return RunConfig.model_validate(tree)
-    except ValidationError as err:
-        raise ConfigError(_format_validation_error(err, origin)) from None
-
-
-PRESET_DIR = Path(__file__).parent / "configs"
-
-
-def preset_names() -> list[str]:
-    """The configuration presets shipped with the package (``--config NAME``)."""
-    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
-
-
-def preset_or_path(path: str | Path) -> Path:
-    """``--config`` takes a file, or the name of a shipped preset (e.g. ``qwen3-8b``);
-    an existing file of that name wins."""
-    candidate = Path(path)
-    preset = PRESET_DIR / f"{path}.yaml"
-    if not candidate.exists() and candidate.name == str(path) and preset.is_file():
-        return preset
-    return candidate
-
-
-def _flatten(tree: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[list[str], Any]]:
-    """Leaf paths of a nested mapping, so a YAML section merges key by key over the base."""
-    out: list[tuple[list[str], Any]] = []
-    for key, value in tree.items():
-        path = (*prefix, str(key))
-        if isinstance(value, dict) and value and path[0] != "rl":
-            out.extend(_flatten(value, path))
-        else:
-            out.append((list(path), value))
-    return out
-
-
-def dump_config(config: RunConfig, path: Path) -> None:
-    """Write the resolved config as YAML (it holds no secrets: keys live in the environment).
-
-    Written to a side file and renamed, so a crash leaves the old file or the new one."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-    os.replace(tmp, path)

@@ -1,29 +1,35 @@
 """Test-time RL settings (``RunConfig.rl``), with ThetaEvolve's published preset as defaults.
 
-The defaults follow ThetaEvolve's ``scripts_evolve/*/general.sh`` (thetaevolve.md §1.3-1.4):
+The defaults follow ThetaEvolve's ``scripts_evolve/*/general.sh`` (arXiv 2511.23473):
 32 prompts x 16 samples per step, temperature 1.0, up to 16384 new tokens, PPO clipping
 0.2 / 0.28, no KL term, Adam at a constant lr of 1e-6 with weight decay 0.1 and betas
 (0.9, 0.98), entropy coefficient 0, one optimizer step per rollout (fully on-policy), and
 truncated importance sampling (clip 2.0) when a separate engine (vLLM) generates.
 
-This module imports no torch: the config tree is loaded by every command.
+It lives in the core configuration tree, so loading a config never imports ``thetaevolve.rl``
+(the driver, which needs torch); ``rl/`` reads its settings from here.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from thetaevolve.config.sections import Section
 
 # Built-in model specs: a randomly initialised model plus an in-memory tokenizer, no download.
 RANDOM_MODEL_SIZES = ("tiny", "small", "0.5b", "1.5b")
 RANDOM_PREFIX = "random:"
 
 
-class RLConfig(BaseModel):
-    """GRPO on the evolving gym (``thetaevolve train``)."""
+class RLConfig(Section):
+    """GRPO on the evolving gym (``thetaevolve train``).
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    ``batch_size``, ``samples_per_prompt``, ``temperature`` and ``max_new_tokens`` are the
+    home of those settings in ``train``: the gym and the proposer take them from here
+    (``RunConfig.for_training``), and refuse a different value set on their side.
+    """
 
     # What to train: a local path, a Hugging Face id, or ``random:tiny`` / ``random:small`` /
     # ``random:0.5b`` (randomly initialised, built from a config with no download).
@@ -125,4 +131,5 @@ class RLConfig(BaseModel):
 
     @property
     def samples_per_step(self) -> int:
+        """Sequences generated per optimizer step (prompts x samples)."""
         return self.batch_size * self.samples_per_prompt
