@@ -81,46 +81,59 @@ def main() -> None:
     parser.add_argument("--cpus-per-node", type=int, default=2)
     args = parser.parse_args()
     slots = 2 * args.cpus_per_node
-    task = BenchTask()
 
     node = {"num_cpus": args.cpus_per_node, "object_store_memory": 100 << 20}
     cluster = Cluster(initialize_head=True, head_node_args={**node, "include_dashboard": False})
-    local_ms: list[float] = []
-    ray_ms: list[float] = []
-    done = {"local": [0, 0.0], "ray": [0, 0.0]}
     try:
         cluster.add_node(**node)
         cluster.wait_for_nodes()
         ray.init(address=cluster.address, include_dashboard=False, logging_level=logging.WARNING)
-        local_config = SandboxConfig(workers=slots, timeout_s=10)
-        ray_config = local_config.model_copy(
-            update={"backend": "ray", "ray_address": cluster.address}
-        )
-        with make_sandbox(task, local_config) as local, make_sandbox(task, ray_config) as on_ray:
-            assert on_ray.slots == slots, on_ray.slots
-            sandboxes = {"local": local, "ray": on_ray}
-            for sandbox in sandboxes.values():  # warm both paths
-                latencies_ms(sandbox, 10)
-                throughput(sandbox, slots, 2 * slots)
-            on_ray.overheads_s.clear()
-            # Interleaved rounds: this machine's load drifts, and both backends see the drift.
-            rounds = 5
-            for _ in range(rounds):
-                local_ms += latencies_ms(local, args.calls // rounds)
-                ray_ms += latencies_ms(on_ray, args.calls // rounds)
-            transport_ms = [1000 * s for s in on_ray.overheads_s]
-            for _ in range(rounds):
-                for name, sandbox in sandboxes.items():
-                    count, wall = throughput(sandbox, slots, args.candidates // rounds)
-                    done[name][0] += count
-                    done[name][1] += wall
+        measured = measure(cluster.address, slots, args.calls, args.candidates)
     finally:
         ray.shutdown()
         cluster.shutdown()
+    print(json.dumps(summarize(slots, *measured)))
 
+
+def measure(
+    address: str, slots: int, calls: int, candidates: int
+) -> tuple[list[float], list[float], list[float], dict[str, list]]:
+    """Latencies on this machine's pool and on the cluster (ms), Ray's own share of each
+    cluster call (ms), and per backend [candidates, wall seconds] of the throughput runs."""
+    task = BenchTask()
+    local_ms: list[float] = []
+    ray_ms: list[float] = []
+    done = {"local": [0, 0.0], "ray": [0, 0.0]}
+    local_config = SandboxConfig(workers=slots, timeout_s=10)
+    ray_config = local_config.model_copy(update={"backend": "ray", "ray_address": address})
+    with make_sandbox(task, local_config) as local, make_sandbox(task, ray_config) as on_ray:
+        assert on_ray.slots == slots, on_ray.slots
+        sandboxes = {"local": local, "ray": on_ray}
+        for sandbox in sandboxes.values():  # warm both paths
+            latencies_ms(sandbox, 10)
+            throughput(sandbox, slots, 2 * slots)
+        on_ray.overheads_s.clear()
+        # Interleaved rounds: this machine's load drifts, and both backends see the drift.
+        rounds = 5
+        for _ in range(rounds):
+            local_ms += latencies_ms(local, calls // rounds)
+            ray_ms += latencies_ms(on_ray, calls // rounds)
+        transport_ms = [1000 * s for s in on_ray.overheads_s]
+        for _ in range(rounds):
+            for name, sandbox in sandboxes.items():
+                count, wall = throughput(sandbox, slots, candidates // rounds)
+                done[name][0] += count
+                done[name][1] += wall
+    return local_ms, ray_ms, transport_ms, done
+
+
+def summarize(
+    slots: int, local_ms: list[float], ray_ms: list[float], transport_ms: list[float],
+    done: dict[str, list],
+) -> dict[str, float]:
     local_median = statistics.median(local_ms)
     ray_median = statistics.median(ray_ms)
-    summary = {
+    return {
         "slots": slots,
         "local_latency_ms": round(local_median, 3),
         "ray_latency_ms": round(ray_median, 3),
@@ -135,7 +148,6 @@ def main() -> None:
         "ideal_throughput_per_s": round(slots / 0.05, 2),
         "overhead_target_ms": 5.0,
     }
-    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

@@ -174,7 +174,7 @@ def test_killing_a_node_mid_run_loses_and_fails_no_candidate(cluster, local_prog
         def watch():
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
-                node = sandbox._nodes.get(victim.node_id)
+                node = sandbox.nodes().get(victim.node_id)
                 if node is not None and node.busy >= 1 and node.runs >= 3:
                     cluster.remove_node(victim, allow_graceful=False)
                     killed.set()
@@ -195,16 +195,16 @@ def test_killing_a_node_mid_run_loses_and_fails_no_candidate(cluster, local_prog
         # A node that joins is used.
         joined = cluster.add_node(**NODE)
         deadline = time.monotonic() + 120
-        while joined.node_id not in sandbox._nodes and time.monotonic() < deadline:
+        while joined.node_id not in sandbox.nodes() and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert joined.node_id in sandbox._nodes, sandbox.events
+        assert joined.node_id in sandbox.nodes(), sandbox.events
         # Three candidates per slot at once: all slots fill, none takes a second one.
         slow = SlowTinyTask().initial_program
         in_flight, done = [], threading.Event()
 
         def sample():
             while not done.is_set():
-                in_flight.append(sum(n.busy for n in list(sandbox._nodes.values())))
+                in_flight.append(sum(n.busy for n in sandbox.nodes().values()))
                 time.sleep(0.01)
 
         sampler = threading.Thread(target=sample)
@@ -216,7 +216,7 @@ def test_killing_a_node_mid_run_loses_and_fails_no_candidate(cluster, local_prog
             sampler.join()
         assert all(r.outcome is Outcome.OK for r in results)
         assert max(in_flight) == sandbox.slots == 4, in_flight
-        assert sandbox._nodes[joined.node_id].runs > 0
+        assert sandbox.nodes()[joined.node_id].runs > 0
     finally:
         sandbox.close()
 
@@ -226,7 +226,7 @@ def test_a_killed_actor_is_replaced_and_its_candidate_retried(cluster, monkeypat
 
     monkeypatch.setattr(ray_backend, "REST_S", 0.5)
     with make_sandbox(TinyTask(), _config(cluster).sandbox) as sandbox:
-        before = {node_id: node.actor for node_id, node in sandbox._nodes.items()}
+        before = {node_id: node.actor for node_id, node in sandbox.nodes().items()}
         for actor in before.values():  # every actor dies; the nodes stay
             _kill_and_wait(actor)
         result = sandbox.run(TinyTask().initial_program)
@@ -235,10 +235,10 @@ def test_a_killed_actor_is_replaced_and_its_candidate_retried(cluster, monkeypat
         assert 1 <= len(retries) <= ray_backend.MAX_ATTEMPTS - 1
         # The nodes got new actors and serve again.
         deadline = time.monotonic() + 60
-        while len(sandbox._nodes) < len(before) and time.monotonic() < deadline:
+        while len(sandbox.nodes()) < len(before) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert set(sandbox._nodes) == set(before)
-        assert all(sandbox._nodes[i].actor is not before[i] for i in before)
+        assert set(sandbox.nodes()) == set(before)
+        assert all(sandbox.nodes()[i].actor is not before[i] for i in before)
 
 
 def test_an_openevolve_folders_evaluator_runs_on_the_ray_nodes(cluster):
@@ -259,7 +259,7 @@ def test_a_candidate_whose_every_send_is_cut_off_stops_the_run_unscored(cluster,
 
     monkeypatch.setattr(ray_backend, "MAX_ATTEMPTS", 1)
     with make_sandbox(TinyTask(), _config(cluster).sandbox) as sandbox:
-        for node in list(sandbox._nodes.values()):
+        for node in sandbox.nodes().values():
             _kill_and_wait(node.actor)
         with pytest.raises(ray_backend.ClusterError, match="not committed"):
             sandbox.run(TinyTask().initial_program)
@@ -362,7 +362,7 @@ def test_an_escaped_daemon_does_not_outlive_its_run_on_ray_workers(hostile_sandb
 
 
 def test_no_network_from_ray_workers(hostile_sandbox):
-    if not all(node.info.get("bwrap") for node in hostile_sandbox._nodes.values()):
+    if not all(node.info.get("bwrap") for node in hostile_sandbox.nodes().values()):
         pytest.skip("without bwrap the network namespace depends on the host's rights")
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
@@ -376,7 +376,7 @@ def test_no_network_from_ray_workers(hostile_sandbox):
 
 
 def hostile_sandbox_uses_own_uid(sandbox) -> bool:
-    return AS_ROOT or all(node.info.get("bwrap") for node in sandbox._nodes.values())
+    return AS_ROOT or all(node.info.get("bwrap") for node in sandbox.nodes().values())
 
 
 def _assert_nodes_unharmed(sandbox):
@@ -384,9 +384,9 @@ def _assert_nodes_unharmed(sandbox):
     after = _map(sandbox, [BENIGN] * sandbox.slots)
     assert all(r.outcome is Outcome.OK and r.solution == {"fine": True} for r in after), after
     assert [e for e in sandbox.events if e["event"] != "node_joined"] == []
-    assert len(sandbox._nodes) == 2
+    assert len(sandbox.nodes()) == 2
     sandbox.wait_idle()
-    uids = {uid for node in sandbox._nodes.values() for uid in node.info["uids"] if uid}
+    uids = {uid for node in sandbox.nodes().values() for uid in node.info["uids"] if uid}
     assert uids or not AS_ROOT
     survivors = [pid for pid in _pids() if _real_uid(pid) in uids]
     assert survivors == [], survivors

@@ -118,8 +118,8 @@ def test_killed_worker_is_a_crash_and_is_replaced(sandbox):
         import time
 
         time.sleep(0.5)
-        for w in sandbox._workers:  # the worker itself, inside bwrap where there is one
-            target = w.namespace_init or (w.proc.pid if w.proc is not None else None)
+        for w in sandbox.workers():  # the worker itself, inside bwrap where there is one
+            target = w.namespace_init or w.pid
             if target is not None:
                 os.kill(target, signal.SIGKILL)
 

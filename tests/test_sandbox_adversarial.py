@@ -71,7 +71,7 @@ def _uid_processes(uid: int) -> list[int]:
 
 
 def _candidate_uid(sb) -> int | None:
-    return sb._workers[0].uid
+    return sb.workers()[0].uid
 
 
 def _survivors(sb, uid: int) -> list[str]:
@@ -106,7 +106,7 @@ def run_hostile(sb, code: str, deadline_s: float = DEADLINE_S):
     uid = _candidate_uid(sb)
     if uid is not None:
         survivors = _survivors(sb, uid)
-        assert survivors == [], (sb._workers[0].proc.pid, survivors)
+        assert survivors == [], (sb.workers()[0].pid, survivors)
     return result
 
 

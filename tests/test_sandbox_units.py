@@ -92,7 +92,7 @@ def test_uid_leases_are_exclusive_and_run_out_clearly(tmp_path, monkeypatch):
 
 
 def test_missing_bwrap_warns_once_and_continues(monkeypatch, caplog):
-    monkeypatch.setattr(bwrap_module, "bwrap_works", lambda *a: "bwrap is not installed")
+    monkeypatch.setattr(bwrap_module, "bwrap_problem", lambda *a: "bwrap is not installed")
     monkeypatch.setattr(bwrap_module, "_warned", False)
     with caplog.at_level(logging.WARNING, logger="thetaevolve.sandbox"):
         assert bwrap_module.resolve_use_bwrap("auto", "python", "w.py", True) is False
@@ -134,10 +134,10 @@ def test_empty_dir_keeps_the_interpreters_directories(tmp_path):
 
 
 def test_only_outermost_python_dirs_are_rebound():
-    from thetaevolve.sandbox.child import _outermost
+    from thetaevolve.sandbox.child import outermost_paths
 
     paths = ["/tmp/a/.venv", "/tmp/a/.venv/lib/site-packages", "/tmp/a/src", "/tmp/ab"]
-    assert _outermost(paths) == ["/tmp/a/.venv", "/tmp/a/src", "/tmp/ab"]
+    assert outermost_paths(paths) == ["/tmp/a/.venv", "/tmp/a/src", "/tmp/ab"]
 
 
 _COLLAPSE_PROBE = """

@@ -29,8 +29,9 @@ from thetaevolve.problems.verifier_guard import VerifierBrokenError, VerifierStr
 from thetaevolve.proposers.base import Prompt, Proposer, Response, inspirations_needed
 from thetaevolve.proposers.usage import UsageTotals
 from thetaevolve.rewards import compute_reward
+from thetaevolve.sandbox import Sandbox
 from thetaevolve.tasks.base import Task
-from thetaevolve.types import FEEDBACK_METRIC, Evaluation, Outcome, RunResult, Solution
+from thetaevolve.types import FEEDBACK_METRIC, Evaluation, Outcome, Solution
 
 INITIAL_ITERATION = 0
 
@@ -38,10 +39,6 @@ INITIAL_ITERATION = 0
 class InitialProgramError(UserError, RuntimeError):
     """The problem's initial program fails: one clear message, not a traceback (a user's own
     problem folder, or its evaluator, is where this usually comes from)."""
-
-
-class SandboxLike(Protocol):
-    def run(self, code: str, timeout_s: float | None = None) -> RunResult: ...
 
 
 class PromptBuilderLike(Protocol):
@@ -94,7 +91,7 @@ class Gym:
         task: Task,
         config: RunConfig,
         database: ProgramStore,
-        sandbox: SandboxLike,
+        sandbox: Sandbox,
         prompt_builder: PromptBuilderLike,
     ) -> None:
         self.task = task

@@ -46,7 +46,7 @@ from thetaevolve.run_safety import (
     store_state,
     summary_may_replace,
 )
-from thetaevolve.sandbox import make_sandbox
+from thetaevolve.sandbox import Sandbox, make_sandbox
 from thetaevolve.tasks import Task
 from thetaevolve.types import Outcome, Solution
 
@@ -103,7 +103,7 @@ class Session:
     config: RunConfig
     task: Task
     database: ProgramStore
-    sandbox: Any
+    sandbox: Sandbox
     gym: Gym
     # The score of best_solution.json as found on disk (checked once, on the first write),
     # so that a store that lost its programs can never replace a better file.
@@ -213,7 +213,7 @@ class Session:
 
     @classmethod
     def _assemble(cls, run_dir: Path, kind: str, config: RunConfig, task: Task,
-                  database: ProgramStore, sandbox: Any, builder: PromptBuilder) -> "Session":
+                  database: ProgramStore, sandbox: Sandbox, builder: PromptBuilder) -> "Session":
         builder.lineage = database.lineage
         gym = Gym(task, config, database, sandbox, builder)
         return cls(run_dir, kind, config, task, database, sandbox, gym)
@@ -297,7 +297,7 @@ def _refuse_used_dir(run_dir: Path) -> None:
         )
 
 
-def _sandbox_and_prompts(task: Task, config: RunConfig) -> tuple[Any, PromptBuilder]:
+def _sandbox_and_prompts(task: Task, config: RunConfig) -> tuple[Sandbox, PromptBuilder]:
     """The sandbox and prompt builder, or a UserError naming the setting that is unusable."""
     try:
         sandbox = make_sandbox(task, config.sandbox)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from thetaevolve.sandbox.bwrap import bwrap_works
+from thetaevolve.sandbox.bwrap import bwrap_problem
 from thetaevolve.sandbox.runner import WORKER_PATH
 from thetaevolve.tasks.base import Task
 from thetaevolve.types import Solution, Verdict
@@ -32,7 +32,7 @@ class TinyTask(Task):
 def bwrap_modes() -> list[str]:
     """Both isolation paths where bwrap works here; only the plain one where it does not
     (not installed, or a container that forbids the namespaces it needs)."""
-    works = not bwrap_works(sys.executable, WORKER_PATH, os.geteuid() == 0)
+    works = bwrap_problem(sys.executable, WORKER_PATH, os.geteuid() == 0) is None
     return ["never", "always"] if works else ["never"]
 
 

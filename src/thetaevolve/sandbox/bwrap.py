@@ -21,7 +21,7 @@ log = logging.getLogger("thetaevolve.sandbox")
 
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 WORKER_DIR_INSIDE = "/sandbox"
-WORKER_FILES = ("worker.py", "child.py", "proctree.py")
+WORKER_FILES = ("worker.py", "child.py", "proctree.py", "kill_reasons.py")
 WORKER_PATH_INSIDE = f"{WORKER_DIR_INSIDE}/worker.py"
 # Root keeps only what the worker needs to hand each child to its own uid and clean up.
 ROOT_CAPS = (
@@ -88,7 +88,7 @@ def mount_args(
                 made.add(parent)
         args += ["--ro-bind", path, path]
         bound.append(path)
-    # The worker script and its two helpers, and nothing else of ours.
+    # The worker script and its helpers, and nothing else of ours.
     for name in WORKER_FILES:
         source = os.path.join(os.path.dirname(worker_path), name)
         args += ["--ro-bind", source, f"{WORKER_DIR_INSIDE}/{name}"]
@@ -126,8 +126,8 @@ def bwrap_command(
 
 
 @functools.lru_cache(maxsize=8)
-def bwrap_works(executable: str, worker_path: str, as_root: bool) -> str:
-    """"" when bwrap can start our interpreter here, else why not."""
+def bwrap_problem(executable: str, worker_path: str, as_root: bool) -> str | None:
+    """Why bwrap cannot start our interpreter here; None when it can."""
     if shutil.which("bwrap") is None:
         return "bwrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
     cmd = bwrap_command(executable, worker_path, {}, 1 << 20, as_root)
@@ -138,7 +138,7 @@ def bwrap_works(executable: str, worker_path: str, as_root: bool) -> str:
         return f"bwrap failed to start: {exc}"
     if out.returncode != 0:
         return f"bwrap failed (exit {out.returncode}): {out.stderr.strip()[:300]}"
-    return ""
+    return None
 
 
 _warned = False
@@ -149,8 +149,8 @@ def resolve_use_bwrap(mode: str, executable: str, worker_path: str, as_root: boo
     global _warned
     if mode == "never":
         return False
-    problem = bwrap_works(executable, worker_path, as_root)
-    if not problem:
+    problem = bwrap_problem(executable, worker_path, as_root)
+    if problem is None:
         return True
     if mode == "always":
         raise RuntimeError(f"sandbox.use_bwrap=always but {problem}")

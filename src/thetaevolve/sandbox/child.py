@@ -16,6 +16,11 @@ import sys
 import traceback
 from typing import Any, Iterable
 
+if __package__:  # imported by the trusted side, or by a worker imported from the package
+    from thetaevolve.sandbox import kill_reasons
+else:  # imported by a worker run by path, with this folder on sys.path (worker.py)
+    import kill_reasons  # type: ignore[no-redef]
+
 RESULT_FD = 3
 EXIT_SETUP_FAILED = 121  # the sandbox could not set the child up (never the candidate's fault)
 
@@ -93,6 +98,11 @@ def _record(kind: str, message: str) -> bytes:
     return json.dumps({"error": kind, "message": message[:4000]}).encode()
 
 
+def _write_error(kind: str, message: str) -> None:
+    """Hand back an error record (a kind from kill_reasons) instead of a solution."""
+    _write_all(RESULT_FD, _record(kind, message))
+
+
 def _run_candidate(code: bytes, entry_point: str, max_bytes: int) -> int:
     """Execute the candidate and hand its solution (or a typed error) to RESULT_FD."""
     try:
@@ -100,36 +110,36 @@ def _run_candidate(code: bytes, entry_point: str, max_bytes: int) -> int:
         exec(compile(code, "candidate.py", "exec"), namespace)
         solve = namespace.get(entry_point)
         if not callable(solve):
-            _write_all(RESULT_FD, _record("no_entry", f"the program defines no {entry_point}()"))
+            _write_error(kill_reasons.ERROR_NO_ENTRY, f"the program defines no {entry_point}()")
             return 1
         value = solve()
         if value is None:
-            _write_all(RESULT_FD, _record("none", f"{entry_point}() returned None"))
+            _write_error(kill_reasons.ERROR_NONE, f"{entry_point}() returned None")
             return 0
         if not isinstance(value, dict):
             message = f"{entry_point}() must return a dict, got {type(value).__name__}"
-            _write_all(RESULT_FD, _record("malformed", message))
+            _write_error(kill_reasons.ERROR_MALFORMED, message)
             return 0
         if _array_too_big(value, max_bytes):
-            _write_all(RESULT_FD, _record("malformed", f"solution exceeds {max_bytes} bytes"))
+            _write_error(kill_reasons.ERROR_MALFORMED, f"solution exceeds {max_bytes} bytes")
             return 0
         try:
             text = json.dumps(_to_plain(value), allow_nan=True, separators=(",", ":"))
         except _Unconvertible as exc:
-            _write_all(RESULT_FD, _record("malformed", f"solution is not plain data: {exc}"))
+            _write_error(kill_reasons.ERROR_MALFORMED, f"solution is not plain data: {exc}")
             return 0
         except (RecursionError, ValueError) as exc:
-            _write_all(RESULT_FD, _record("malformed", f"solution is not JSON data: {exc}"))
+            _write_error(kill_reasons.ERROR_MALFORMED, f"solution is not JSON data: {exc}")
             return 0
         if len(text) > max_bytes:
-            _write_all(RESULT_FD, _record("malformed", f"solution exceeds {max_bytes} bytes"))
+            _write_error(kill_reasons.ERROR_MALFORMED, f"solution exceeds {max_bytes} bytes")
             return 0
         _write_all(RESULT_FD, b'{"solution":' + text.encode() + b"}")
         return 0
     except MemoryError:
         namespace = {}  # free what we can before formatting the message
         try:
-            _write_all(RESULT_FD, _record("memory", "MemoryError: the memory limit was reached"))
+            _write_error(kill_reasons.ERROR_MEMORY, "MemoryError: the memory limit was reached")
         except (OSError, MemoryError):
             pass
         return 1
@@ -142,7 +152,7 @@ def _run_candidate(code: bytes, entry_point: str, max_bytes: int) -> int:
             pass
         line = traceback.format_exception_only(type(exc), exc)[-1].strip()
         try:
-            _write_all(RESULT_FD, _record("exception", line))
+            _write_error(kill_reasons.ERROR_EXCEPTION, line)
         except OSError:
             pass
         return exc.code if isinstance(exc, SystemExit) and isinstance(exc.code, int) else 1
@@ -180,7 +190,7 @@ def private_mounts(fallback: str, uid: int, size: int, reexpose: dict[str, list[
     # A virtualenv or checkout under /tmp (a CI clone, say) must stay importable once a
     # fresh tmpfs covers /tmp: hold each such directory open now, bind it back after.
     held = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY))
-            for path in _outermost(p for p in python_dirs() if _under(p, _COVERED))]
+            for path in outermost_paths(p for p in python_dirs() if _under(p, _COVERED))]
     flags = MS_NOSUID | MS_NODEV
     _mount(b"tmpfs", b"/tmp", b"tmpfs", flags, f"size={size},mode=0755".encode())
     for path in _COVERED[1:]:
@@ -231,7 +241,7 @@ def _under(path: str, roots: tuple[str, ...]) -> bool:
     return any(path.startswith(root + "/") for root in roots)
 
 
-def _outermost(paths: Iterable[str]) -> list[str]:
+def outermost_paths(paths: Iterable[str]) -> list[str]:
     """The paths that are not inside another one of them (binding those covers the rest)."""
     kept: list[str] = []
     for path in sorted(set(paths)):

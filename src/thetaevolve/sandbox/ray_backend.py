@@ -1,7 +1,7 @@
 """The sandbox seam on a Ray cluster: our own warm pool on every node, the verdict at home.
 
 ``sandbox.backend=ray`` puts one ``EvalNode`` actor on every node of the cluster that has
-CPUs. The actor reserves the node's CPUs and holds a local ``Sandbox`` (sandbox/runner.py)
+CPUs. The actor reserves the node's CPUs and holds a ``LocalSandbox`` (sandbox/runner.py)
 with one warm worker per CPU, so a candidate gets the same isolation, limits and deadline
 on a remote node as on this machine. Only the candidate's code travels out and only its
 ``RunResult`` data travels back; the trusted verifier, the database and the store stay in
@@ -46,7 +46,8 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from thetaevolve.config import SandboxConfig
 from thetaevolve.errors import UserError
 from thetaevolve.sandbox.evaluator_host import EvaluatorHost
-from thetaevolve.sandbox.runner import MAX_CODE_BYTES, START_TIMEOUT_S, Sandbox
+from thetaevolve.sandbox.base import MAX_CODE_BYTES, START_TIMEOUT_S
+from thetaevolve.sandbox.runner import LocalSandbox
 from thetaevolve.tasks.base import Task
 from thetaevolve.types import Outcome, RunResult
 
@@ -76,7 +77,7 @@ class PoolSpec:
 
 
 class EvalNode:
-    """One per node (a Ray actor): a warm ``Sandbox`` with one worker per reserved CPU.
+    """One per node (a Ray actor): a warm ``LocalSandbox`` with one worker per reserved CPU.
 
     Ray runs its methods on up to ``slots`` threads at once (a threaded actor), and the
     local sandbox is thread-safe, so the node's workers are all busy when the driver sends
@@ -88,7 +89,7 @@ class EvalNode:
             {**config_fields, "workers": slots, "backend": "local"}
         )
         # The sandbox reads only timeout_s, heavy_modules and evaluator_host of its task.
-        self._sandbox = Sandbox(cast(Task, spec), config)
+        self._sandbox = LocalSandbox(cast(Task, spec), config)
         self._slots = slots
 
     def ready(self) -> dict[str, Any]:
@@ -97,7 +98,7 @@ class EvalNode:
             "pid": os.getpid(),
             "slots": self._slots,
             "bwrap": self._sandbox.use_bwrap,
-            "uids": [w.uid for w in self._sandbox._workers],  # as root: the candidates' uids
+            "uids": [w.uid for w in self._sandbox.workers()],  # as root: the candidates' uids
         }
 
     def run(self, code: str, timeout_s: float) -> dict[str, Any]:
@@ -126,6 +127,19 @@ def _remote_eval_node() -> Any:
     if _REMOTE_EVAL_NODE is None:
         _REMOTE_EVAL_NODE = ray.remote(EvalNode)
     return _REMOTE_EVAL_NODE
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """A read-only look at one evaluation node, for tests and diagnostics (``RaySandbox.nodes``)."""
+
+    node_id: str
+    address: str
+    slots: int
+    actor: Any  # the node's EvalNode actor handle
+    busy: int  # candidates in flight there now
+    runs: int  # candidates sent there so far
+    info: dict[str, Any]  # what its actor's ready() said (host, pid, slots, bwrap, uids)
 
 
 @dataclass(eq=False)
@@ -196,7 +210,7 @@ def _short(exc: BaseException) -> str:
 
 
 class RaySandbox:
-    """The ``Sandbox`` seam over a Ray cluster (see the module docstring)."""
+    """The ``Sandbox`` seam (sandbox/base.py) over a Ray cluster (see the module docstring)."""
 
     concurrency = CALLERS
 
@@ -243,6 +257,15 @@ class RaySandbox:
         """Candidates that can run at once now (one per CPU of every node in use)."""
         with self._cond:
             return sum(node.slots for node in self._nodes.values())
+
+    def nodes(self) -> dict[str, NodeInfo]:
+        """The nodes in use now, by Ray node id (a snapshot: later changes do not show)."""
+        with self._cond:
+            return {
+                node_id: NodeInfo(node.node_id, node.address, node.slots, node.actor,
+                                  node.busy, node.runs, dict(node.info))
+                for node_id, node in self._nodes.items()
+            }
 
     def _new_nodes(self) -> list[dict[str, Any]]:
         """Live nodes with CPUs that have no actor of ours yet."""

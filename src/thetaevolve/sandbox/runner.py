@@ -22,24 +22,19 @@ import sys
 import tempfile
 import threading
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from thetaevolve.config import SandboxConfig
-from thetaevolve.errors import UserError
+from thetaevolve.sandbox.base import MAX_CODE_BYTES, START_TIMEOUT_S
 from thetaevolve.sandbox.bwrap import bwrap_command, resolve_use_bwrap
 from thetaevolve.sandbox.results import to_run_result
 from thetaevolve.sandbox.uids import UidLease, acquire_uid
 from thetaevolve.tasks.base import ENTRY_POINT, Task
 from thetaevolve.types import Outcome, RunResult
 
-if TYPE_CHECKING:
-    from thetaevolve.sandbox.ray_backend import RaySandbox
-
 log = logging.getLogger("thetaevolve.sandbox")
 
 WORKER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
-MAX_CODE_BYTES = 16 << 20
-START_TIMEOUT_S = 120.0  # importing scipy on a loaded machine can take seconds
 CLEANUP_TIMEOUT_S = 60.0
 THREAD_VARS = (
     "OMP_NUM_THREADS",
@@ -49,6 +44,16 @@ THREAD_VARS = (
     "VECLIB_MAXIMUM_THREADS",
     "BLIS_NUM_THREADS",
 )
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A read-only look at one worker slot, for tests and diagnostics (``LocalSandbox.workers``)."""
+
+    slot: int
+    uid: int | None  # the candidates' uid (started as root), else None
+    pid: int | None  # the worker process (bwrap's own process under bubblewrap); None: not running
+    namespace_init: int | None  # under bubblewrap: the sandbox's pid 1, seen from here
 
 
 class WorkerError(Exception):
@@ -144,7 +149,7 @@ def _user_task_count(uid: int) -> int:
 class _Worker:
     """One worker process, owned by one slot; used by one thread at a time."""
 
-    def __init__(self, sandbox: "Sandbox", slot: int) -> None:
+    def __init__(self, sandbox: LocalSandbox, slot: int) -> None:
         self.sandbox = sandbox
         self.slot = slot
         self.lease: UidLease | None = None
@@ -162,26 +167,13 @@ class _Worker:
     # -- process lifetime -------------------------------------------------------------
 
     def start(self) -> None:
-        sb = self.sandbox
-        info_r, info_w = -1, -1
-        if sb.use_bwrap:
-            base = "/tmp"
-            info_r, info_w = os.pipe()
-            cmd = bwrap_command(
-                sys.executable, WORKER_PATH, sb.env, sb.tmp_bytes, sb.as_root, info_fd=info_w,
-                extra_ro=sb.import_paths,
-            )
-        else:
-            self.workdir_base = tempfile.mkdtemp(prefix=f"thetaevolve-sandbox-w{self.slot}-")
-            os.chmod(self.workdir_base, 0o711)  # the candidate uid must reach its own dir
-            base = self.workdir_base
-            cmd = [sys.executable, "-I", WORKER_PATH]
+        cmd, base, info_r, info_w = self._command()
         try:
             self.proc = subprocess.Popen(
                 cmd,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                env=sb.env,
+                env=self.sandbox.env,
                 cwd=base,
                 start_new_session=True,
                 close_fds=True,
@@ -193,7 +185,30 @@ class _Worker:
         deadline = time.monotonic() + START_TIMEOUT_S
         if info_r >= 0:
             self.namespace_init = _read_child_pid(info_r, deadline)
-        init = {
+        ready = self._handshake(self._init_message(base), deadline)
+        self._warn_about(ready)
+        self.awaiting_cleanup = False
+
+    def _command(self) -> tuple[list[str], str, int, int]:
+        """The worker's command line and the directory its candidates' directories go in;
+        under bubblewrap also the pipe (read end, write end) on which bwrap names the
+        sandbox's pid 1, else (-1, -1)."""
+        sb = self.sandbox
+        if sb.use_bwrap:
+            info_r, info_w = os.pipe()
+            cmd = bwrap_command(
+                sys.executable, WORKER_PATH, sb.env, sb.tmp_bytes, sb.as_root, info_fd=info_w,
+                extra_ro=sb.import_paths,
+            )
+            return cmd, "/tmp", info_r, info_w
+        self.workdir_base = tempfile.mkdtemp(prefix=f"thetaevolve-sandbox-w{self.slot}-")
+        os.chmod(self.workdir_base, 0o711)  # the candidate uid must reach its own dir
+        return [sys.executable, "-I", WORKER_PATH], self.workdir_base, -1, -1
+
+    def _init_message(self, base: str) -> dict[str, object]:
+        """What the worker needs to know once (sandbox/worker.py, ``main``)."""
+        sb = self.sandbox
+        return {
             "heavy_modules": sb.heavy_modules,
             # A problem whose evaluator runs in here: its folder and our shims, then the
             # evaluator imported once, before any fork (sandbox/evaluator_host.py).
@@ -215,6 +230,9 @@ class _Worker:
             # ~30 ms once, repaid at about 0.4 ms per fork: only for workers that live on.
             "huge_pages": sb.config.warm_pool,
         }
+
+    def _handshake(self, init: dict[str, object], deadline: float) -> dict[str, object]:
+        """Send the init message and wait for "ready"; a worker that fails it is stopped."""
         try:
             _write_all(self._stdin_fd(), _frame(json.dumps(init).encode()), deadline)
             ready = json.loads(_read_frame(self._stdout_fd(), 1 << 16, deadline))
@@ -224,6 +242,11 @@ class _Worker:
         if not isinstance(ready, dict):
             self.stop()
             raise RuntimeError("the sandbox worker sent a malformed ready message")
+        return ready
+
+    def _warn_about(self, ready: dict[str, object]) -> None:
+        """Once per sandbox: what the worker could not import, or may not read."""
+        sb = self.sandbox
         if ready.get("import_errors"):
             sb.warn_once("imports", f"the worker could not import {ready['import_errors']}")
         if ready.get("stdlib_readable") is False:
@@ -234,7 +257,6 @@ class _Worker:
                 "Run where bubblewrap or mount namespaces work, or use an interpreter "
                 "outside /root.",
             )
-        self.awaiting_cleanup = False
 
     def _stdin_fd(self) -> int:
         assert self.proc is not None and self.proc.stdin is not None
@@ -320,21 +342,16 @@ class _Worker:
             result = _read_frame(self._stdout_fd(), cap_result, deadline)
             if not isinstance(header, dict):
                 raise WorkerError("the worker sent a header that is not an object")
-        except WorkerTimeout as exc:
-            self.stop(sweep=True)
-            return RunResult(
-                solution=None,
-                outcome=Outcome.TIMEOUT,
-                detail=f"killed after the {timeout_s:g} s deadline ({exc})",
-                runtime_s=time.monotonic() - started,
-            )
         except (WorkerError, ValueError) as exc:
+            # The worker itself failed or overran: it is replaced, the candidate fails.
             self.stop(sweep=True)
+            if isinstance(exc, WorkerTimeout):
+                outcome, detail = Outcome.TIMEOUT, f"killed after the {timeout_s:g} s deadline ({exc})"
+            else:
+                outcome = Outcome.CRASH
+                detail = f"the sandbox worker failed while running the program: {exc}"
             return RunResult(
-                solution=None,
-                outcome=Outcome.CRASH,
-                detail=f"the sandbox worker failed while running the program: {exc}",
-                runtime_s=time.monotonic() - started,
+                solution=None, outcome=outcome, detail=detail, runtime_s=time.monotonic() - started
             )
         self.awaiting_cleanup = True
         return to_run_result(
@@ -368,8 +385,9 @@ class _Worker:
                 self.stop()
 
 
-class Sandbox:
-    """Runs candidate programs; thread-safe, one worker per ``config.workers`` slot."""
+class LocalSandbox:
+    """This machine's pool (the ``Sandbox`` seam of sandbox/base.py): runs candidate
+    programs; thread-safe, one worker per ``config.workers`` slot."""
 
     def __init__(self, task: Task, config: SandboxConfig) -> None:
         self.config = config
@@ -465,6 +483,18 @@ class Sandbox:
         finally:
             self._idle.put(w)
 
+    def workers(self) -> list[WorkerInfo]:
+        """What each worker slot is now: its candidate uid and its processes (read-only)."""
+        return [
+            WorkerInfo(
+                slot=w.slot,
+                uid=w.uid,
+                pid=w.proc.pid if w.proc is not None else None,
+                namespace_init=w.namespace_init,
+            )
+            for w in self._workers
+        ]
+
     def wait_idle(self) -> None:
         """Block until every worker has cleaned up after its last candidate (stragglers
         killed, directory removed). ``run`` never needs it; tests and benchmarks do."""
@@ -482,7 +512,7 @@ class Sandbox:
         for w in self._workers:
             w.close()
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> LocalSandbox:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -500,18 +530,3 @@ class Sandbox:
                     w.lease.release()
             except Exception:  # noqa: BLE001 - never raise from a finalizer
                 pass
-
-
-def make_sandbox(task: Task, config: SandboxConfig) -> "Sandbox | RaySandbox":
-    """The sandbox for ``task`` under ``config`` (see thetaevolve.sandbox): this machine's
-    pool, or with ``backend=ray`` one pool per node of a Ray cluster (Ray imported only then)."""
-    if config.backend == "ray":
-        try:
-            from thetaevolve.sandbox.ray_backend import RaySandbox
-        except ImportError as exc:
-            raise UserError(
-                f"sandbox.backend=ray needs Ray ({exc}); install the extra with "
-                "`pip install 'thetaevolve[ray]'`, or use sandbox.backend=local"
-            ) from None
-        return RaySandbox(task, config)
-    return Sandbox(task, config)

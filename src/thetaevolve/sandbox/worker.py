@@ -1,8 +1,9 @@
 """The sandbox worker: a pre-started process that forks one fresh child per candidate.
 
 This file runs as a script (``python -I worker.py``), possibly inside bubblewrap where the
-``thetaevolve`` package is not visible, so it and its two helpers (child.py, proctree.py)
-import nothing but the standard library and each other.
+``thetaevolve`` package is not visible, so it and its helpers (child.py, proctree.py, and
+kill_reasons.py, the words it shares with the trusted side) import nothing but the
+standard library and each other; bwrap.py binds exactly these files.
 
 Life of a worker: read an init message (limits, heavy modules, candidate uid), import
 the heavy modules once, answer "ready", then serve run requests one at a time. For each
@@ -34,10 +35,11 @@ import time
 from typing import Any, BinaryIO
 
 if __package__:  # imported by the trusted side (tests, tools)
-    from thetaevolve.sandbox import child, proctree
+    from thetaevolve.sandbox import child, kill_reasons, proctree
 else:  # run by path: the helpers sit next to this file
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import child  # type: ignore[no-redef]
+    import kill_reasons  # type: ignore[no-redef]
     import proctree  # type: ignore[no-redef]
 
     del sys.path[0]  # candidates must not import the sandbox's own modules by accident
@@ -89,12 +91,16 @@ COMMON_MODULES = (
 class _Capture:
     """One pipe read into memory: everything up to ``cap`` bytes, or (``keep_ends``) its
     first and last halves of that with a marker between. Past ``kill_at`` bytes read in
-    all, the candidate is killed: a flood is cut, not drained to its end."""
+    all, the candidate is killed for ``flood`` (a kill reason): a flood is cut, not
+    drained to its end."""
 
-    def __init__(self, fd: int, cap: int, kill_at: int, keep_ends: bool = False) -> None:
+    def __init__(
+        self, fd: int, cap: int, kill_at: int, flood: str, keep_ends: bool = False
+    ) -> None:
         self.fd = fd
         self.cap = cap
         self.kill_at = kill_at
+        self.flood = flood
         self.keep_ends = keep_ends
         self.head = bytearray()
         self.tail = bytearray()
@@ -136,6 +142,27 @@ def run_one(
     code: bytes, timeout: float, cfg: dict[str, Any], workdir: str
 ) -> tuple[dict[str, Any], list[bytes]]:
     """Fork, collect, kill on deadline or overflow. Returns the reply header and blobs."""
+    memory_limit = int(cfg["rlimits"].get("RLIMIT_AS", 0))
+    pid, captures, start = _spawn(code, cfg, workdir)
+    killed, status = _supervise(pid, captures, start, start + timeout, memory_limit)
+    runtime = time.monotonic() - start
+    # Grandchildren may still hold the pipes: kill the group, then drain what is buffered.
+    proctree.kill_group(pid)
+    if status is None:
+        _, status = os.waitpid(pid, 0)
+    killed = _drain(captures, killed)
+    if os.WIFSIGNALED(status):
+        exit_code = -os.WTERMSIG(status)
+    else:
+        exit_code = os.WEXITSTATUS(status)
+    header = {"exit_code": exit_code, "killed": killed, "runtime_s": runtime}
+    blobs = [capture.data() for capture in captures]  # stdout, stderr, result
+    return header, blobs
+
+
+def _spawn(code: bytes, cfg: dict[str, Any], workdir: str) -> tuple[int, list[_Capture], float]:
+    """Fork the child (child.py) with its three pipes. Returns its pid, the captures of
+    its stdout, stderr and result record (in that order, non-blocking) and when it began."""
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     res_r, res_w = os.pipe()
@@ -151,80 +178,112 @@ def run_one(
         os.close(fd)
     cap = cfg["max_output_bytes"]
     result_cap = cfg["max_solution_bytes"] + 4096
-    captures = {
-        out_r: _Capture(out_r, cap, OUTPUT_KILL_FACTOR * cap, keep_ends=True),
-        err_r: _Capture(err_r, cap, OUTPUT_KILL_FACTOR * cap, keep_ends=True),
-        res_r: _Capture(res_r, result_cap, result_cap),
-    }
-    names = {out_r: "stdout", err_r: "stderr", res_r: "result"}
-    for fd in captures:
-        os.set_blocking(fd, False)
+    flood = kill_reasons.FLOOD_OF_PIPE
+    captures = [
+        _Capture(out_r, cap, OUTPUT_KILL_FACTOR * cap, flood["stdout"], keep_ends=True),
+        _Capture(err_r, cap, OUTPUT_KILL_FACTOR * cap, flood["stderr"], keep_ends=True),
+        _Capture(res_r, result_cap, result_cap, flood["result"]),
+    ]
+    for capture in captures:
+        os.set_blocking(capture.fd, False)
+    return pid, captures, start
+
+
+class _MemoryWatchdog:
+    """RLIMIT_AS bounds each process alone: every ``MEMORY_CHECK_S`` the whole tree's
+    private memory is summed (proctree.py) against the same limit. No limit, no checks."""
+
+    def __init__(self, limit: int, start: float) -> None:
+        self.limit = limit
+        self.next_check = start + proctree.MEMORY_CHECK_S
+
+    def exceeded(self, now: float) -> bool:
+        if not self.limit or now < self.next_check:
+            return False
+        self.next_check = now + proctree.MEMORY_CHECK_S
+        return proctree.tree_memory() > self.limit
+
+    def wait_s(self, now: float, remaining: float) -> float:
+        """How long the poll may sleep: until the deadline or the next check."""
+        return min(remaining, self.next_check - now) if self.limit else remaining
+
+
+def _open_pidfd(pid: int) -> int:
+    """A descriptor that becomes readable when the child exits; -1 where there is none."""
     try:
-        pidfd = os.pidfd_open(pid)
+        return os.pidfd_open(pid)
     except (AttributeError, OSError):
-        pidfd = -1
-    deadline = start + timeout
-    killed = ""
-    status: int | None = None
+        return -1
+
+
+def _supervise(
+    pid: int, captures: list[_Capture], start: float, deadline: float, memory_limit: int
+) -> tuple[str, int | None]:
+    """The poll loop: read the pipes as they fill until the child exits, and kill its
+    process group at the deadline, on a flood, or when the memory watchdog fires.
+    Returns the kill reason (NOT_KILLED if none) and the wait status once it exited."""
+    by_fd = {capture.fd: capture for capture in captures}
+    pidfd = _open_pidfd(pid)
     poller = select.poll()
-    for fd in captures:
+    for fd in by_fd:
         poller.register(fd, select.POLLIN)
     if pidfd >= 0:
         poller.register(pidfd, select.POLLIN)
-    memory_limit = int(cfg["rlimits"].get("RLIMIT_AS", 0))
-    next_memory_check = start + proctree.MEMORY_CHECK_S
-    while status is None:
-        now = time.monotonic()
-        remaining = deadline - now
-        if remaining <= 0:
-            killed = "timeout"
-            proctree.kill_group(pid)
-            break
-        if memory_limit and now >= next_memory_check:
-            next_memory_check = now + proctree.MEMORY_CHECK_S
-            if proctree.tree_memory() > memory_limit:
-                killed = "memory"
+    watchdog = _MemoryWatchdog(memory_limit, start)
+    try:
+        while True:
+            now = time.monotonic()
+            remaining = deadline - now
+            if remaining <= 0:
                 proctree.kill_group(pid)
-                break
-        wait_s = min(remaining, next_memory_check - now) if memory_limit else remaining
-        wait_ms = wait_s * 1000 if pidfd >= 0 else min(wait_s * 1000, 5)
-        for fd, _event in poller.poll(max(1, wait_ms)):
-            if fd == pidfd:
-                continue
-            capture = captures[fd]
-            if not capture.read():
-                killed = f"{names[fd]}_cap"
-            if capture.closed:
-                poller.unregister(fd)
-        if killed:
-            proctree.kill_group(pid)
-            break
-        done, wstatus = os.waitpid(pid, os.WNOHANG)
-        if done:
-            status = wstatus
-    runtime = time.monotonic() - start
-    # Grandchildren may still hold the pipes: kill the group, then drain what is buffered.
-    proctree.kill_group(pid)
-    if status is None:
-        _, status = os.waitpid(pid, 0)
-    if pidfd >= 0:
-        os.close(pidfd)
+                return kill_reasons.TIMEOUT, None
+            if watchdog.exceeded(now):
+                proctree.kill_group(pid)
+                return kill_reasons.MEMORY, None
+            wait_s = watchdog.wait_s(now, remaining)
+            wait_ms = wait_s * 1000 if pidfd >= 0 else min(wait_s * 1000, 5)
+            killed = _read_ready(poller, by_fd, pidfd, max(1, wait_ms))
+            if killed:
+                proctree.kill_group(pid)
+                return killed, None
+            done, wstatus = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return kill_reasons.NOT_KILLED, wstatus
+    finally:
+        if pidfd >= 0:
+            os.close(pidfd)
+
+
+def _read_ready(
+    poller: select.poll, by_fd: dict[int, _Capture], pidfd: int, wait_ms: float
+) -> str:
+    """One poll: read every pipe that has data. Returns the flood's kill reason if a pipe
+    went past its limit (the last one, if several did), else NOT_KILLED."""
+    killed = kill_reasons.NOT_KILLED
+    for fd, _event in poller.poll(wait_ms):
+        if fd == pidfd:
+            continue
+        capture = by_fd[fd]
+        if not capture.read():
+            killed = capture.flood
+        if capture.closed:
+            poller.unregister(fd)
+    return killed
+
+
+def _drain(captures: list[_Capture], killed: str) -> str:
+    """Read what the pipes still buffer, for at most 0.2 s in all, then close them.
+    Returns the kill reason, now also a flood found while draining (if none before)."""
     drain_until = time.monotonic() + 0.2
-    for fd, capture in captures.items():
+    for capture in captures:
         while not capture.closed and time.monotonic() < drain_until:
             before = capture.total
             if not capture.read() and not killed:
-                killed = f"{names[fd]}_cap"
+                killed = capture.flood
             if capture.total == before and not capture.closed:
                 break
-        os.close(fd)
-    if os.WIFSIGNALED(status):
-        exit_code = -os.WTERMSIG(status)
-    else:
-        exit_code = os.WEXITSTATUS(status)
-    header = {"exit_code": exit_code, "killed": killed, "runtime_s": runtime}
-    blobs = [captures[fd].data() for fd in (out_r, err_r, res_r)]
-    return header, blobs
+        os.close(capture.fd)
+    return killed
 
 
 # ---------------------------------------------------------------------------------------
@@ -312,7 +371,17 @@ def _make_workdir(base: str, counter: int, uid: int | None) -> str:
 
 
 def main() -> None:
-    # The protocol owns the original stdin/stdout; stray prints go to stderr instead.
+    proto_in, proto_out = _take_protocol_streams()
+    cfg = json.loads(read_frame(proto_in, MAX_HEADER_BYTES))
+    ready = _prepare(cfg)
+    write_frame(proto_out, json.dumps(ready).encode())
+    proto_out.flush()
+    _serve(proto_in, proto_out, cfg)
+
+
+def _take_protocol_streams() -> tuple[BinaryIO, BinaryIO]:
+    """Own the original stdin/stdout for the protocol (stray prints go to stderr instead),
+    and make this process a safe parent for candidates."""
     proto_in = os.fdopen(os.dup(0), "rb", buffering=0)
     proto_out = os.fdopen(os.dup(1), "wb", buffering=1 << 16)
     devnull = os.open(os.devnull, os.O_RDONLY)
@@ -325,7 +394,12 @@ def main() -> None:
     proctree.LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     # No PR_SET_PDEATHSIG here: it fires when the *thread* that started us ends, and the
     # parent starts workers from short-lived threads. EOF on the request pipe ends us instead.
-    cfg = json.loads(read_frame(proto_in, MAX_HEADER_BYTES))
+    return proto_in, proto_out
+
+
+def _prepare(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Everything done once, before the first fork, following the init message ``cfg``
+    (which gains ``reexpose``). Returns the "ready" message."""
     # A problem folder and our shims (evaluator problems only) come first, as the evaluator's
     # own folder does in OpenEvolve and Shinka; candidates inherit the path.
     sys.path[0:0] = [p for p in cfg.get("import_paths", ()) if p not in sys.path]
@@ -339,20 +413,22 @@ def main() -> None:
     if cfg.get("huge_pages"):
         proctree.collapse_to_huge_pages()
     proctree.baseline_pages = proctree.anon_pages(os.getpid())
-    uid = cfg.get("uid")
-    base = cfg["workdir_base"]
     cfg["reexpose"] = _unreachable_python_dirs() if cfg.get("private_tmp") else {}
-    python_dirs = frozenset(child.python_dirs())  # never emptied out of a shared /tmp
-    if uid is not None:
-        proctree.sweep_uid(uid)
-    ready = {
+    if cfg.get("uid") is not None:
+        proctree.sweep_uid(cfg["uid"])
+    return {
         "ready": True,
         "import_errors": import_errors,
         "stdlib_readable": _stdlib_readable(cfg),
         "stdlib": os.path.dirname(os.__file__),
     }
-    write_frame(proto_out, json.dumps(ready).encode())
-    proto_out.flush()
+
+
+def _serve(proto_in: BinaryIO, proto_out: BinaryIO, cfg: dict[str, Any]) -> None:
+    """Serve run requests one at a time until the parent closes the request pipe: reply
+    first, then clean up, then say "clean" (see the module docstring)."""
+    uid = cfg.get("uid")
+    python_dirs = frozenset(child.python_dirs())  # never emptied out of a shared /tmp
     counter = 0
     while True:
         try:
@@ -363,20 +439,25 @@ def main() -> None:
         write_frame(proto_out, b"started")
         proto_out.flush()
         counter += 1
-        workdir = _make_workdir(base, counter, uid)
+        workdir = _make_workdir(cfg["workdir_base"], counter, uid)
         header, blobs = run_one(code, float(request["timeout"]), {**cfg, **request}, workdir)
         write_frame(proto_out, json.dumps(header).encode())
         for blob in blobs:
             write_frame(proto_out, blob)
         proto_out.flush()
-        proctree.sweep(workdir)
-        for shared in cfg.get("clear_dirs", ()):
-            proctree.empty_dir(shared, python_dirs)
-        if cfg.get("clear_ipc"):
-            proctree.clear_sysv_ipc(uid)
+        _clean_after(workdir, cfg, python_dirs)
         # Tells the parent this worker is clean again, before it sends the next candidate.
         write_frame(proto_out, b'{"clean":true}')
         proto_out.flush()
+
+
+def _clean_after(workdir: str, cfg: dict[str, Any], python_dirs: frozenset[str]) -> None:
+    """Kill the last candidate's stragglers and remove what it left behind."""
+    proctree.sweep(workdir)
+    for shared in cfg.get("clear_dirs", ()):
+        proctree.empty_dir(shared, python_dirs)
+    if cfg.get("clear_ipc"):
+        proctree.clear_sysv_ipc(cfg.get("uid"))
 
 
 if __name__ == "__main__":

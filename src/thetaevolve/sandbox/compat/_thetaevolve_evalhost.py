@@ -157,10 +157,10 @@ def _result_parts(result: Any) -> tuple[dict[str, Any], dict[str, Any]] | str:
         metrics = dict(result)
         artifacts = metrics.pop("artifacts", None) if isinstance(metrics.get("artifacts"), dict) else None
         return metrics, dict(artifacts or {})
-    metrics = getattr(result, "metrics", None)
-    if isinstance(metrics, dict):
+    found = getattr(result, "metrics", None)
+    if isinstance(found, dict):
         artifacts = getattr(result, "artifacts", None)
-        return dict(metrics), dict(artifacts) if isinstance(artifacts, dict) else {}
+        return dict(found), dict(artifacts) if isinstance(artifacts, dict) else {}
     return f"evaluate() returned a {type(result).__name__}, not a dict or an EvaluationResult"
 
 

@@ -92,61 +92,120 @@ def run_shinka_eval(
     verbose: Optional[bool] = None,
     **newer_options: Any,
 ) -> Tuple[Dict[str, Any], bool, Optional[str]]:
-    correct = True
-    error: Optional[str] = None
-    results: List[Any] = []
-    times: List[float] = []
-    validation_errors: List[str] = []
-    valid_runs = invalid_runs = 0
+    runs = _Runs()
     try:
-        module = _load_candidate(program_path)
-        experiment = getattr(module, experiment_fn_name, None)
-        if not callable(experiment):
-            raise AttributeError(f"the program defines no function {experiment_fn_name!r}")
-        for i in range(int(num_runs)):
-            kwargs = get_experiment_kwargs(i) if get_experiment_kwargs else {"seed": i + 1}
-            started = time.perf_counter()
-            result = experiment(**kwargs)
-            times.append(time.perf_counter() - started)
-            results.append(result)
-            if validate_fn is not None:
-                ok, message = validate_fn(result)
-                if ok:
-                    valid_runs += 1
-                else:
-                    invalid_runs += 1
-                    correct = False
-                    text = str(message) if message else "validation failed"
-                    error = error or text
-                    if text not in validation_errors:
-                        validation_errors.append(text)
-        if aggregate_metrics_fn is not None:
-            metrics = dict(aggregate_metrics_fn(results))
-        else:
-            metrics = {"num_successful_runs": len(results)}
-        metrics["execution_time_mean"] = statistics.fmean(times) if times else 0.0
-        metrics["execution_time_std"] = statistics.pstdev(times) if times else 0.0
-        if validate_fn is not None:
-            metrics["num_valid_runs"] = valid_runs
-            metrics["num_invalid_runs"] = invalid_runs
-            metrics["all_validation_errors"] = validation_errors
-        score = metrics.get("combined_score")
-        try:
-            finite = score is None or math.isfinite(float(score))
-        except (TypeError, ValueError):
-            finite = False
-        if not finite:
+        experiment = _experiment(program_path, experiment_fn_name)
+        _run_all(experiment, int(num_runs), get_experiment_kwargs, validate_fn, runs)
+        metrics = _metrics(runs, aggregate_metrics_fn, validate_fn)
+        correct, error = runs.invalid == 0, runs.error
+        problem = _score_problem(metrics)
+        if problem is not None:
             correct = False
-            error = error or f"combined_score is not a finite number ({score!r})"
+            error = error or problem
     except Exception as exc:  # noqa: BLE001 - Shinka's contract: any failure is "incorrect"
-        defaults = {**DEFAULT_METRICS_ON_ERROR, **(default_metrics_on_error or {})}
-        metrics = {key: defaults[key] for key in DEFAULT_METRICS_ON_ERROR}
-        if validate_fn is not None:
-            metrics["num_invalid_runs"] = len(results) or int(num_runs)
-            metrics["all_validation_errors"] = [str(exc)]
+        metrics = _metrics_on_error(exc, runs, num_runs, validate_fn, default_metrics_on_error)
         correct = False
         error = f"{type(exc).__name__}: {exc}"
         print(f"Evaluation error: {error}", file=sys.stderr)
+    _save_extra_data(metrics, results_dir)
+    _write_results(results_dir, metrics, correct, error)
+    return metrics, correct, error
+
+
+class _Runs:
+    """What the runs so far produced: their results and times, and the validation tally."""
+
+    def __init__(self) -> None:
+        self.results: List[Any] = []
+        self.times: List[float] = []
+        self.validation_errors: List[str] = []  # each distinct message once
+        self.valid = 0
+        self.invalid = 0
+        self.error: Optional[str] = None  # the first failed validation's message
+
+
+def _experiment(program_path: str, name: str) -> Callable[..., Any]:
+    module = _load_candidate(program_path)
+    experiment = getattr(module, name, None)
+    if not callable(experiment):
+        raise AttributeError(f"the program defines no function {name!r}")
+    return experiment
+
+
+def _run_all(
+    experiment: Callable[..., Any],
+    num_runs: int,
+    get_experiment_kwargs: Optional[Callable[[int], Dict[str, Any]]],
+    validate_fn: Optional[Callable[[Any], Tuple[bool, Optional[str]]]],
+    runs: _Runs,
+) -> None:
+    """Call the experiment ``num_runs`` times, timing and validating each result."""
+    for i in range(num_runs):
+        kwargs = get_experiment_kwargs(i) if get_experiment_kwargs else {"seed": i + 1}
+        started = time.perf_counter()
+        result = experiment(**kwargs)
+        runs.times.append(time.perf_counter() - started)
+        runs.results.append(result)
+        if validate_fn is None:
+            continue
+        ok, message = validate_fn(result)
+        if ok:
+            runs.valid += 1
+            continue
+        runs.invalid += 1
+        text = str(message) if message else "validation failed"
+        runs.error = runs.error or text
+        if text not in runs.validation_errors:
+            runs.validation_errors.append(text)
+
+
+def _metrics(
+    runs: _Runs,
+    aggregate_metrics_fn: Optional[Callable[[List[Any]], Dict[str, Any]]],
+    validate_fn: Optional[Callable[[Any], Tuple[bool, Optional[str]]]],
+) -> Dict[str, Any]:
+    """The aggregated metrics, with Shinka's timing and validation fields added."""
+    if aggregate_metrics_fn is not None:
+        metrics = dict(aggregate_metrics_fn(runs.results))
+    else:
+        metrics = {"num_successful_runs": len(runs.results)}
+    metrics["execution_time_mean"] = statistics.fmean(runs.times) if runs.times else 0.0
+    metrics["execution_time_std"] = statistics.pstdev(runs.times) if runs.times else 0.0
+    if validate_fn is not None:
+        metrics["num_valid_runs"] = runs.valid
+        metrics["num_invalid_runs"] = runs.invalid
+        metrics["all_validation_errors"] = runs.validation_errors
+    return metrics
+
+
+def _score_problem(metrics: Dict[str, Any]) -> Optional[str]:
+    """Why ``combined_score`` is unusable (present but not a finite number); None if fine."""
+    score = metrics.get("combined_score")
+    try:
+        finite = score is None or math.isfinite(float(score))
+    except (TypeError, ValueError):
+        finite = False
+    return None if finite else f"combined_score is not a finite number ({score!r})"
+
+
+def _metrics_on_error(
+    exc: Exception,
+    runs: _Runs,
+    num_runs: int,
+    validate_fn: Optional[Callable[[Any], Tuple[bool, Optional[str]]]],
+    default_metrics_on_error: Optional[Dict[str, Any]],
+) -> Dict[str, Any]:
+    """Shinka's metrics for a failed evaluation: its defaults, overridden by the caller's."""
+    defaults = {**DEFAULT_METRICS_ON_ERROR, **(default_metrics_on_error or {})}
+    metrics = {key: defaults[key] for key in DEFAULT_METRICS_ON_ERROR}
+    if validate_fn is not None:
+        metrics["num_invalid_runs"] = len(runs.results) or int(num_runs)
+        metrics["all_validation_errors"] = [str(exc)]
+    return metrics
+
+
+def _save_extra_data(metrics: Dict[str, Any], results_dir: str) -> None:
+    """Shinka's ``extra_data`` metric is pickled to ``extra.pkl``, not kept in the metrics."""
     if "extra_data" in metrics:
         extra = metrics.pop("extra_data")
         os.makedirs(results_dir, exist_ok=True)
@@ -155,5 +214,3 @@ def run_shinka_eval(
                 pickle.dump(extra, handle)
         except Exception as exc:  # noqa: BLE001 - extra data is optional
             print(f"could not save extra_data: {exc}", file=sys.stderr)
-    _write_results(results_dir, metrics, correct, error)
-    return metrics, correct, error
