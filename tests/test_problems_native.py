@@ -8,7 +8,7 @@ import time
 import pytest
 
 from problem_helpers import HEAD, INITIAL, VERIFY, write_problem
-from thetaevolve.evaluation import VerifierError, judge
+from thetaevolve.evaluation import VerifierError, evaluate_run
 from thetaevolve.problems.native import (
     DEFAULT_VERIFY_TIMEOUT_S,
     ProblemFileError,
@@ -239,13 +239,13 @@ def test_prints_in_verify_do_not_break_the_protocol(misbehaving):
     assert misbehaving.verify({"kind": "print"}).score == 0.25
 
 
-def test_judge_records_a_broken_verify_as_verifier_error(misbehaving):
+def test_evaluate_run_records_a_broken_verify_as_verifier_error(misbehaving):
     run = RunResult(solution={"kind": "nan"}, outcome=Outcome.OK, runtime_s=0.1)
-    evaluation = judge(misbehaving, run)
+    evaluation = evaluate_run(misbehaving, run)
     assert evaluation.outcome is Outcome.VERIFIER_ERROR and evaluation.score is None
     assert "returned nan" in evaluation.detail
     assert Outcome.VERIFIER_ERROR.was_evaluated and Outcome.VERIFIER_ERROR.is_failure
-    invalid = judge(misbehaving, RunResult(solution={"kind": "?"}, outcome=Outcome.OK))
+    invalid = evaluate_run(misbehaving, RunResult(solution={"kind": "?"}, outcome=Outcome.OK))
     assert invalid.outcome is Outcome.INVALID_SOLUTION and invalid.detail == "unknown kind"
 
 

@@ -244,12 +244,12 @@ def test_a_killed_actor_is_replaced_and_its_candidate_retried(cluster, monkeypat
 def test_an_openevolve_folders_evaluator_runs_on_the_ray_nodes(cluster):
     """The node's sandbox gets the evaluator host through the pool spec: the folder's
     evaluator is preloaded there and scores the candidate as on the local backend."""
-    from thetaevolve.evaluation import judge
+    from thetaevolve.evaluation import evaluate_run
     from thetaevolve.problems.openevolve import load_openevolve_problem
 
     task = load_openevolve_problem(Path(__file__).parent / "fixtures/openevolve/dict_metrics")
     with make_sandbox(task, _config(cluster).sandbox) as sandbox:
-        evaluation = judge(task, sandbox.run(task.initial_program))
+        evaluation = evaluate_run(task, sandbox.run(task.initial_program))
     assert evaluation.outcome is Outcome.OK, evaluation.detail
     assert evaluation.score == pytest.approx((7.5 + 3.5 + 3) / 3)
 

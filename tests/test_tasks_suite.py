@@ -33,7 +33,7 @@ SUITE = [
     "uncertainty_inequality",
 ]
 
-# thetaevolve.md section 5.4 (ThetaEvolve's it_XL configs): (A, B, alpha, multiplier).
+# ThetaEvolve's it_XL configs (docs/references.md#thetaevolve-shaping-ranges): (A, B, alpha, multiplier).
 THETA_SHAPING = {
     "circle_packing_26": (0.0, 2.635, 3.0, 5.0),
     "first_autocorrelation": (1.5, 1.53, 1.0, 3.0),

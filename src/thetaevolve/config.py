@@ -96,7 +96,7 @@ class GymConfig(_Section):
     lazy_penalty_level: int = Field(2, ge=0, le=2)  # 0 off, 1 child==parent, 2 child==any stored
     max_code_length: int = Field(50_000, ge=100)
     reward: Literal["original", "rl_normalized", "improve", "random"] = "original"
-    # ThetaEvolve's error codes, one per failure family (thetaevolve.md §4.1).
+    # ThetaEvolve's error codes, one per failure family (docs/references.md#thetaevolve-error-codes).
     penalty_no_diff: float = -0.4
     penalty_no_change: float = -0.3
     penalty_execution: float = -0.2
@@ -127,7 +127,7 @@ class DatabaseConfig(_Section):
     feature_bins: int = Field(10, ge=1)
     reinit_every: int = Field(0, ge=0)  # batches between re-initialisations; 0 disables
     reinit_keep_best: int = Field(0, ge=0)
-    # ThetaEvolve's stagnation rule (thetaevolve.md §2.6): re-initialise when the population
+    # ThetaEvolve's stagnation rule (docs/references.md#thetaevolve-reinit): re-initialise when the population
     # has converged, |best - second lowest| / |best| < reinit_ratio (on fitness), at least
     # reinit_min_batches after the last one; forced after reinit_max_batches (0: never).
     reinit_ratio: float = Field(0.0, ge=0.0)  # 0 disables the rule

@@ -14,12 +14,12 @@ class VerifierError(UserError):
 
     Raised by a task's ``verify`` when it cannot reach a verdict at all: it raised an
     unexpected exception, hung past its deadline, ran out of memory, or returned something
-    that is not a finite number. ``judge`` records the candidate as ``verifier_error``;
+    that is not a finite number. ``evaluate_run`` records the candidate as ``verifier_error``;
     anywhere else (``thetaevolve verify``) it is a user-facing error: the problem needs fixing.
     """
 
 
-def judge(task: Task, run: RunResult, tol: float = 0.0) -> Evaluation:
+def evaluate_run(task: Task, run: RunResult, tol: float = 0.0) -> Evaluation:
     """Turn a sandbox result into an Evaluation; the score comes only from the verifier."""
     stderr = run.stderr[-_STDERR_KEEP:]
     if run.outcome is not Outcome.OK or run.solution is None:

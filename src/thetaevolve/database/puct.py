@@ -22,7 +22,7 @@ incrementally by the index), as TTT-Discover keeps a buffer of its best 1000 sta
 batch scores them with one vectorised pass, then walks parent links for the lineage rule:
 O(K + B D) per batch for K archive states, B parents and lineages D generations deep.
 Nothing scans the stored programs, so the cost does not grow with the store
-(DESIGN.md boundary 3); it grows with D. ``benchmarks/puct.py`` measures it: 0.2 ms per
+(sampling never scans the store); it grows with D. ``benchmarks/puct.py`` measures it: 0.2 ms per
 batch of 32 at 10^3 programs, 1.7 ms at 10^5 (D = 391), on the 2-core build machine.
 
 **Lineages.** Within one batch no state is picked that is an ancestor or a descendant of

@@ -15,7 +15,7 @@ The rules, in one place:
   ``(commits + i) % num_islands``, where ``commits`` is the number of commits so far: every
   island gets its share and the rotation moves on with every batch. An island with no
   population falls back to the whole population.
-* **Parent sampling** (ThetaEvolve's ratios, thetaevolve.md §2.4): with probability
+* **Parent sampling** (ThetaEvolve's ratios, docs/references.md#thetaevolve-parent-sampling): with probability
   ``exploration_ratio`` a uniform member of the island; with ``exploitation_ratio`` a uniform
   archive member on that island (the island's best if it has none); otherwise a uniform
   member of the whole population. Failures are never members. ``database.sampler`` swaps

@@ -6,7 +6,7 @@ and ``openevolve/utils/metrics_utils.py``; facts only, none of its code):
 - ``evaluate(program_path)`` returns a dict or an ``EvaluationResult`` (metrics, artifacts);
   the candidate is a temporary file with the initial program's suffix, outside the folder;
   the evaluator's folder comes first on ``sys.path`` so its sibling modules import;
-- fitness is ``combined_score`` when present, else the mean of the numeric metrics (bools
+- the score (what OpenEvolve ranks by) is ``combined_score`` when present, else the mean of the numeric metrics (bools
   and NaN left out, MAP-Elites ``database.feature_dimensions`` left out, by default
   ``complexity`` and ``diversity``); higher is better;
 - cascade evaluation (``evaluator.cascade_evaluation``, default true) runs
@@ -20,7 +20,7 @@ and ``openevolve/utils/metrics_utils.py``; facts only, none of its code):
 Where we differ, on purpose: the whole evaluator runs in our sandbox under one deadline
 (``evaluator.timeout`` per stage, default 300 s, times the stages) that really kills; an
 evaluator that raises (in ``evaluate`` or cascade stage 1) or hangs is the candidate's crash
-or timeout, with the reason, not a score of 0 after retries; a NaN or infinite fitness is
+or timeout, with the reason, not a score of 0 after retries; a NaN or infinite score is
 an invalid solution; module-level state of the evaluator does not carry from one candidate
 to the next (each candidate gets a fresh fork of the worker that imported it).
 """
@@ -55,8 +55,8 @@ DEFAULT_STATEMENT = (
 )
 
 
-def fitness(metrics: dict[str, Any], feature_dimensions: tuple[str, ...] = ()) -> float:
-    """OpenEvolve's fitness of a metrics dict (see the module docstring)."""
+def openevolve_score(metrics: dict[str, Any], feature_dimensions: tuple[str, ...] = ()) -> float:
+    """The number OpenEvolve ranks a metrics dict by (see the module docstring)."""
     if not metrics:
         return 0.0
     if "combined_score" in metrics:
@@ -81,7 +81,7 @@ def fitness(metrics: dict[str, Any], feature_dimensions: tuple[str, ...] = ()) -
 
 class OpenEvolveTask(EvaluatorTask):
     kind = "openevolve"
-    score_meaning = "OpenEvolve fitness: combined_score, else the mean of numeric metrics"
+    score_meaning = "OpenEvolve's ranking score: combined_score, else the mean of numeric metrics"
 
     def __init__(self, *, feature_dimensions: tuple[str, ...] = (), **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -91,9 +91,9 @@ class OpenEvolveTask(EvaluatorTask):
         metrics = report.get("metrics")
         if not isinstance(metrics, dict):
             return Verdict.invalid("the evaluator reported no metrics", tolerance=tol)
-        score = fitness(metrics, self.feature_dimensions)
+        score = openevolve_score(metrics, self.feature_dimensions)
         if score != score or score in (float("inf"), float("-inf")):
-            return Verdict.invalid(f"the evaluator's fitness is {score}", tolerance=tol)
+            return Verdict.invalid(f"the evaluator's score is {score}", tolerance=tol)
         return Verdict(valid=True, score=score, tolerance=tol, metrics=numeric_metrics(metrics))
 
     def feedback(self, report: dict[str, Any]) -> str:

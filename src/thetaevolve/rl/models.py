@@ -49,7 +49,7 @@ class RandomShape:
     intermediate_size: int
 
 
-# "tiny" is the CPU test model (~0.1M parameters, engines.md §1.3); "0.5b" has roughly
+# "tiny" is the CPU test model (~0.1M parameters, docs/references.md#tiny-model); "0.5b" has roughly
 # the size of Qwen2.5-0.5B for the GPU check.
 SHAPES: dict[str, RandomShape] = {
     "tiny": RandomShape(vocab_size=400, hidden_size=64, layers=2, heads=4, kv_heads=2,

@@ -13,12 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from thetaevolve.tasks.base import DataError
+
 _REAL_SCALARS = (int, float, np.integer, np.floating)
 _REFUSED_SCALARS = (bool, np.bool_)
-
-
-class DataError(ValueError):
-    """The candidate's data is malformed; the message says how."""
 
 
 def _check_scalar_types(items: list[Any] | tuple[Any, ...], what: str) -> None:

@@ -10,6 +10,7 @@ leaderboard threads that we could not verify are left out.
 
 from __future__ import annotations
 
+import abc
 from pathlib import Path
 from typing import Any
 
@@ -210,8 +211,9 @@ class _StepTask(Task):
 
     nonnegative: bool = True
 
+    @abc.abstractmethod
     def _certify(self, heights: np.ndarray) -> Certified:
-        raise NotImplementedError
+        """The score of ``heights`` with a rigorous bound on its floating-point error."""
 
     def judge(self, solution: Solution, tol: float) -> Verdict:
         heights = parse_heights(solution, self.nonnegative, tol)
@@ -379,6 +381,6 @@ class ThirdAutocorrelation(_StepTask):
         return peak_ratio(self_convolution(heights), use_abs=True)
 
 
-register("first_autocorrelation", FirstAutocorrelation)
-register("second_autocorrelation", SecondAutocorrelation)
-register("third_autocorrelation", ThirdAutocorrelation)
+register(FirstAutocorrelation)
+register(SecondAutocorrelation)
+register(ThirdAutocorrelation)

@@ -239,4 +239,4 @@ class ErdosMinimumOverlap(Task):
         return True
 
 
-register("erdos_min_overlap", ErdosMinimumOverlap)
+register(ErdosMinimumOverlap)

@@ -202,4 +202,4 @@ class MaxDeterminant(Task):
         return True
 
 
-register("hadamard_29", lambda: MaxDeterminant(29))
+register(lambda: MaxDeterminant(29))

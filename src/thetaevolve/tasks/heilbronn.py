@@ -367,6 +367,6 @@ class HeilbronnConvex(Task):
         return True
 
 
-register("heilbronn_triangle_11", lambda: HeilbronnTriangle(11))
-register("heilbronn_convex_13", lambda: HeilbronnConvex(13))
-register("heilbronn_convex_14", lambda: HeilbronnConvex(14))
+register(lambda: HeilbronnTriangle(11))
+register(lambda: HeilbronnConvex(13))
+register(lambda: HeilbronnConvex(14))

@@ -15,7 +15,6 @@ error bound; only pairs the bound cannot clear are recomputed in Python integers
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -251,4 +250,4 @@ class KissingNumber(Task):
         return True
 
 
-register("kissing_number_11", lambda: KissingNumber(11))
+register(lambda: KissingNumber(11))

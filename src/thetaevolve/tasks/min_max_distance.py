@@ -171,5 +171,5 @@ class MinMaxDistanceRatio(Task):
         return True
 
 
-register("min_max_distance_16_2d", lambda: MinMaxDistanceRatio(16, 2))
-register("min_max_distance_14_3d", lambda: MinMaxDistanceRatio(14, 3))
+register(lambda: MinMaxDistanceRatio(16, 2))
+register(lambda: MinMaxDistanceRatio(14, 3))

@@ -177,4 +177,4 @@ class SumsDifferences(Task):
         return True
 
 
-register("sums_differences", SumsDifferences)
+register(SumsDifferences)

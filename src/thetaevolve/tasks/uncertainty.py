@@ -262,4 +262,4 @@ class UncertaintyInequality(Task):
         return True
 
 
-register("uncertainty_inequality", UncertaintyInequality)
+register(UncertaintyInequality)
