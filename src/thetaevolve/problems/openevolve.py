@@ -155,6 +155,37 @@ def top_level_names(path: Path) -> tuple[set[str], bool]:
     return names, star
 
 
+def _read_initial(folder: Path) -> tuple[Path, str]:
+    """The folder's ``initial_program.*`` and its text."""
+    initial_path = _find_initial(folder)
+    try:
+        return initial_path, initial_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read the initial program {initial_path}: {exc}") from None
+
+
+def _evaluator_names(evaluator: Path) -> tuple[set[str], bool]:
+    """The evaluator's top-level names; it must define ``evaluate`` (or import ``*``)."""
+    names, star = top_level_names(evaluator)
+    if "evaluate" not in names and not star:
+        raise UserError(
+            f"{evaluator}: defines no evaluate(program_path); OpenEvolve calls "
+            "evaluate(program_path) and expects a dict or an EvaluationResult"
+        )
+    return names, star
+
+
+def _config_path(folder: Path, config_file: Path | None) -> Path | None:
+    """``--openevolve-config`` when given (it must exist), else the folder's own config if any."""
+    if config_file is None:
+        own = folder / CONFIG_FILE
+        return own if own.is_file() else None
+    path = Path(config_file).expanduser().resolve()
+    if not path.is_file():
+        raise UserError(f"--openevolve-config {config_file}: no such file")
+    return path
+
+
 def load_openevolve_problem(
     folder: Path, config_file: Path | None = None, *, trusted_verify: Task | None = None
 ) -> Task:
@@ -168,27 +199,13 @@ def load_openevolve_problem(
     evaluator = folder / EVALUATOR_FILE
     if not evaluator.is_file():
         raise UserError(f"{folder} has no {EVALUATOR_FILE}; an OpenEvolve folder needs one")
-    initial_path = _find_initial(folder)
-    try:
-        initial = initial_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read the initial program {initial_path}: {exc}") from None
-    names, star = top_level_names(evaluator)
-    if "evaluate" not in names and not star:
-        raise UserError(
-            f"{evaluator}: defines no evaluate(program_path); OpenEvolve calls "
-            "evaluate(program_path) and expects a dict or an EvaluationResult"
-        )
-    if config_file is not None:
-        config_path: Path | None = Path(config_file).expanduser().resolve()
-        if not config_path.is_file():
-            raise UserError(f"--openevolve-config {config_file}: no such file")
-    else:
-        config_path = folder / CONFIG_FILE if (folder / CONFIG_FILE).is_file() else None
-    settings = read_settings(config_path, initial_path.suffix)
+    initial_path, initial = _read_initial(folder)
+    names, _ = _evaluator_names(evaluator)
+    settings = read_settings(_config_path(folder, config_file), initial_path.suffix)
     warnings = list(settings.warnings)
-    if unreadable_warning(folder):
-        warnings.append(unreadable_warning(folder))
+    unreadable = unreadable_warning(folder)
+    if unreadable:
+        warnings.append(unreadable)
     cascade = settings.cascade and STAGES[0] in names
     stages = sum(1 for s in STAGES if s in names) if cascade else 1
     host = EvaluatorHost(

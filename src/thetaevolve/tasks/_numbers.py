@@ -108,5 +108,6 @@ def check_tol(tol: object) -> float:
 
 def safe_tol(tol: object) -> float:
     """The tolerance to record on an invalid verdict, even when ``tol`` itself was bad."""
-    ok = isinstance(tol, (int, float)) and not isinstance(tol, bool) and math.isfinite(tol) and tol >= 0
-    return float(tol) if ok else 0.0
+    if isinstance(tol, (int, float)) and not isinstance(tol, bool) and math.isfinite(tol) and tol >= 0:
+        return float(tol)
+    return 0.0

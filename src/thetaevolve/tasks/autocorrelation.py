@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from thetaevolve.plots import pyplot
 from thetaevolve.tasks import register
 from thetaevolve.tasks._autocorr_math import Certified, l2_ratio, peak_ratio, self_convolution
 from thetaevolve.tasks._numbers import DataError, real_vector, require_mapping
@@ -239,10 +240,7 @@ class _StepTask(Task):
             heights = parse_heights(solution, self.nonnegative, 1e-9)
         except DataError:
             return False
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
 
         stride = max(1, len(heights) // 20000)  # a picture does not need 10^6 points
         conv = np.convolve(heights, heights) if len(heights) <= 20000 else None

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from thetaevolve.plots import pyplot
 from thetaevolve.tasks import register
 from thetaevolve.tasks._circles import common_scale
 from thetaevolve.tasks._numbers import DataError, real_vector, require_mapping
@@ -217,10 +218,7 @@ class ErdosMinimumOverlap(Task):
             score = float(exact_overlap(heights))
         except DataError:
             return False
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
 
         n = len(heights)
         scaled = heights * (n / 2) / heights.sum()

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from thetaevolve.plots import pyplot
 from thetaevolve.tasks import register
 from thetaevolve.tasks._numbers import DataError, require_mapping
 from thetaevolve.tasks.base import KnownBound, RewardShaping, Task
@@ -228,10 +229,7 @@ class KissingNumber(Task):
             rows = parse_integer_points(solution, self.dim)
         except DataError:
             return False
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
 
         # The inner products of the unit vectors x/|x|: a kissing configuration keeps them <= 1/2.
         units = np.array([[float(x) for x in p] for p in rows])

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from thetaevolve.plots import pyplot
 from thetaevolve.tasks import register
 from thetaevolve.tasks._numbers import DataError
 from thetaevolve.tasks._points import integer_points, parse_points, squared_distances
@@ -149,10 +150,7 @@ class MinMaxDistanceRatio(Task):
             return False
         if self.dim not in (2, 3):
             return False
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
         from itertools import combinations
 
         pairs = list(combinations(range(self.n), 2))
