@@ -121,7 +121,7 @@ def browser_numbers(url: str, run: SyntheticRun) -> dict:
         for tab in ("lineage", "overview"):  # the heaviest first, in a cold browser
             page = context.new_page()
             sizes: list[int] = []
-            page.on("requestfinished", lambda r: sizes.append(
+            page.on("requestfinished", lambda r, sizes=sizes: sizes.append(  # this tab's list
                 r.sizes()["responseBodySize"] + r.sizes()["responseHeadersSize"]))
             page.goto(f"{url}?{tab}#tab={tab}")
             page.wait_for_selector("body[data-ready='1']", timeout=60_000)

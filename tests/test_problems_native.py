@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from problem_helpers import HEAD, INITIAL, VERIFY, write_problem
+from helpers import HEAD, INITIAL, VERIFY, write_problem
 from thetaevolve.evaluation import VerifierError, evaluate_run
 from thetaevolve.problems.native import (
     DEFAULT_VERIFY_TIMEOUT_S,

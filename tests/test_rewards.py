@@ -11,8 +11,12 @@ from thetaevolve.tasks.base import RewardShaping
 from thetaevolve.types import Outcome
 
 
+# ThetaEvolve's circle-packing range (docs/references.md#thetaevolve-shaping-ranges).
+CIRCLE_PACKING_SHAPING = RewardShaping(0.0, 2.635, 3.0, 5.0)
+
+
 class _Task:
-    def __init__(self, direction, shaping=RewardShaping(0.0, 2.635, 3.0, 5.0)):
+    def __init__(self, direction, shaping=CIRCLE_PACKING_SHAPING):
         self.direction = direction
         self.reward_shaping = shaping
 

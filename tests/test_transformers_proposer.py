@@ -21,7 +21,6 @@ from thetaevolve.proposers.transformers_local import TransformersProposer  # noq
 from thetaevolve.proposers.usage import UsageTotals  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from model_fixtures import smollm2, smollm2_folder  # noqa: E402,F401
 
 
 def _prompt(text: str, key: str = "") -> Prompt:
