@@ -19,8 +19,12 @@ class VerifierError(UserError):
     """
 
 
-def evaluate_run(task: Task, run: RunResult, tol: float = 0.0) -> Evaluation:
-    """Turn a sandbox result into an Evaluation; the score comes only from the verifier."""
+def evaluate_run(task: Task, run: RunResult) -> Evaluation:
+    """Turn a sandbox result into an Evaluation; the score comes only from the verifier.
+
+    Always verified exactly (tolerance 0): a tolerance is an explicit opt-in of
+    ``thetaevolve verify --tol``, never part of a run.
+    """
     stderr = run.stderr[-_STDERR_KEEP:]
     if run.outcome is not Outcome.OK or run.solution is None:
         outcome = run.outcome if run.outcome is not Outcome.OK else Outcome.NO_OUTPUT
@@ -29,7 +33,7 @@ def evaluate_run(task: Task, run: RunResult, tol: float = 0.0) -> Evaluation:
             runtime_s=run.runtime_s,
         )
     try:
-        verdict = task.verify(run.solution, tol=tol)
+        verdict = task.verify(run.solution)
     except Exception as exc:  # a verifier bug must not take the run down
         reason = str(exc) if isinstance(exc, VerifierError) else (
             f"the verifier raised {type(exc).__name__}: {exc}")
