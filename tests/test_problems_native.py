@@ -306,7 +306,7 @@ import os, sys, threading, time
 from pathlib import Path
 from thetaevolve.problems.native import load_native_problem
 task = load_native_problem(Path({str(folder)!r}))
-print(next(iter(task._pool._all)).proc.pid, flush=True)
+print(task.verifier_pids[0], flush=True)
 threading.Thread(target=task.verify, args=({{"x": 0.5}},), daemon=True).start()
 time.sleep(0.5)  # the worker is now stuck in verify, not waiting on its pipe
 os._exit(0)  # no close, no atexit: as if the run was killed
