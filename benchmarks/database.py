@@ -73,10 +73,9 @@ def synthetic_child(parent: int | None, serial: int, fitness: float | None,
     )
 
 
-def measure(n: int, folder: Path) -> dict[str, float]:
-    config = DatabaseConfig(num_islands=10, archive_size=1000, population_size=max(10, n),
-                            migration_interval=0, num_inspirations=2)
-    path = folder / f"bench_{n}.sqlite"
+def build(path: Path, config: DatabaseConfig, n: int) -> float:
+    """Fill a new store with ``n`` programs by the gym's loop; returns the seconds spent in
+    ``commit``."""
     db = ProgramDatabase.open(path, config)
     rng = random.Random(0)
     db.commit([synthetic_child(None, 0, 0.5, 0)])
@@ -98,37 +97,22 @@ def measure(n: int, folder: Path) -> dict[str, float]:
             print(f"  N={n}: {serial} programs, {time.perf_counter() - started:.0f} s",
                   file=sys.stderr, flush=True)
     db.close()
+    return commit_time
 
-    gc.collect()
-    t0 = time.perf_counter()
-    db = ProgramDatabase.open(path, config)
-    reopen_s = time.perf_counter() - t0
+
+def sample_times(db: ProgramDatabase, rng: random.Random, calls: int = 2000) -> list[float]:
+    """Seconds per ``sample_batch(1, rng, num_inspirations=2)``, ``calls`` times."""
     times = []
-    sample_rng = random.Random(1)
-    for _ in range(2000):
+    for _ in range(calls):
         t0 = time.perf_counter()
-        db.sample_batch(1, sample_rng, num_inspirations=2)
+        db.sample_batch(1, rng, num_inspirations=2)
         times.append(time.perf_counter() - t0)
-    batch_t0 = time.perf_counter()
-    db.sample_batch(512, sample_rng, num_inspirations=2)
-    batch_us = (time.perf_counter() - batch_t0) / 512 * 1e6
-    t0 = time.perf_counter()
-    for k in range(2000):
-        db.contains_hash(f"{k:064x}")
-    lookup_us = (time.perf_counter() - t0) / 2000 * 1e6
-    estimate = db._index.nbytes() / n
-    db.close()
-    # The same draws with the record cache off: every record is read from the store.
-    db = ProgramDatabase.open(path, config.model_copy(update={"record_cache_size": 0}))
-    sample_rng, cold = random.Random(1), []
-    for _ in range(2000):
-        t0 = time.perf_counter()
-        db.sample_batch(1, sample_rng, num_inspirations=2)
-        cold.append(time.perf_counter() - t0)
-    db.close()
-    del db
-    gc.collect()
+    return times
 
+
+def traced_index_bytes(path: Path, config: DatabaseConfig) -> int:
+    """Memory a reopen allocates and keeps (the index), traced by tracemalloc."""
+    gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     db = ProgramDatabase.open(path, config)
@@ -136,6 +120,36 @@ def measure(n: int, folder: Path) -> dict[str, float]:
     index_bytes = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     db.close()
+    return index_bytes
+
+
+def measure(n: int, folder: Path) -> dict[str, float]:
+    config = DatabaseConfig(num_islands=10, archive_size=1000, population_size=max(10, n),
+                            migration_interval=0, num_inspirations=2)
+    path = folder / f"bench_{n}.sqlite"
+    commit_time = build(path, config, n)
+
+    gc.collect()
+    t0 = time.perf_counter()
+    db = ProgramDatabase.open(path, config)
+    reopen_s = time.perf_counter() - t0
+    sample_rng = random.Random(1)
+    times = sample_times(db, sample_rng)
+    batch_t0 = time.perf_counter()
+    db.sample_batch(512, sample_rng, num_inspirations=2)
+    batch_us = (time.perf_counter() - batch_t0) / 512 * 1e6
+    t0 = time.perf_counter()
+    for k in range(2000):
+        db.contains_hash(f"{k:064x}")
+    lookup_us = (time.perf_counter() - t0) / 2000 * 1e6
+    estimate = db.index_nbytes() / n
+    db.close()
+    # The same draws with the record cache off: every record is read from the store.
+    db = ProgramDatabase.open(path, config.model_copy(update={"record_cache_size": 0}))
+    cold = sample_times(db, random.Random(1))
+    db.close()
+    del db
+    index_bytes = traced_index_bytes(path, config)
     return {
         "sample_us": round(statistics.median(times) * 1e6, 2),
         "sample_uncached_us": round(statistics.median(cold) * 1e6, 2),

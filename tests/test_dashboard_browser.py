@@ -279,11 +279,10 @@ def test_a_run_that_goes_away_and_comes_back_is_followed_again(page, tmp_path):
         with Dashboard([tmp_path / "flaky"], poll_interval_s=0.1) as dash:
             _open(page, dash.url)
             assert _field(page, "flaky", "candidates") == "8"
-            follower = dash.by_key["flaky"]
-            with follower._lock:  # as after a read error: the next poll reopens the store
-                follower._store.close()
-                follower._store = None
-                store.rename(store.with_name("away.sqlite"))
+            store.rename(store.with_name("away.sqlite"))
+            # As after a read error: the store is closed and the next poll reopens it, by its
+            # name, which is gone now (an open store would go on reading the moved file).
+            dash.by_key["flaky"].close()
             _wait_until(page, "document.querySelector(\".run-error[data-run='flaky']\") !== null")
             assert "does not exist" in page.inner_text(".run-error[data-run='flaky']")
             store.with_name("away.sqlite").rename(store)

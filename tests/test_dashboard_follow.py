@@ -218,7 +218,7 @@ def test_a_reinitialisation_is_seen_as_a_retirement_boundary(tmp_path):
     run.add_batch(8, failure_rate=0.0)  # the third commit (initial included) re-initialises
     follower.poll()
     boundary = _overview(follower)["retired_below"]
-    assert boundary > 1 and boundary == run.db._state["boundary"]
+    assert boundary > 1 and boundary == run.db.debug_snapshot().state["boundary"]
     run.close()
 
 

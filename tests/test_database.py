@@ -2,114 +2,16 @@
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import random
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from thetaevolve.config import DatabaseConfig
-from thetaevolve.database import (
-    ChildDraft,
-    EmptyDatabaseError,
-    ProgramDatabase,
-    ProgramRecord,
-)
+from helpers import db_config, draft, evolve, fresh, reopen
+from thetaevolve.database import EmptyDatabaseError, ProgramDatabase, ProgramStore
+from thetaevolve.database.persistence import SQLiteStore
 from thetaevolve.types import Outcome
-
-
-def draft(
-    parent: int | None,
-    fitness: float | None,
-    iteration: int = 1,
-    tag: str = "",
-    outcome: Outcome = Outcome.OK,
-    metrics: dict | None = None,
-) -> ChildDraft:
-    code = f"def f():\n    return {fitness!r}  # {parent} {iteration} {tag}\n"
-    ok = outcome is Outcome.OK
-    return ChildDraft(
-        parent_id=parent,
-        code=code,
-        code_hash=hashlib.sha256(code.encode()).hexdigest(),
-        outcome=outcome,
-        score=fitness if ok else None,
-        fitness=fitness if ok else None,
-        reward=fitness if ok and fitness is not None else -0.2,
-        iteration=iteration,
-        metrics=metrics or {},
-        prompt=f"prompt {tag}",
-        response=f"response {tag}",
-        detail="" if ok else "boom",
-    )
-
-
-def config(**overrides: object) -> DatabaseConfig:
-    base: dict[str, object] = dict(num_islands=3, archive_size=8, population_size=1000,
-                                   migration_interval=0)
-    base.update(overrides)
-    return DatabaseConfig(**base)
-
-
-def fresh(tmp_path: Path, **overrides: object) -> ProgramDatabase:
-    db = ProgramDatabase.open(tmp_path / "programs.sqlite", config(**overrides))
-    db.commit([draft(None, 1.0, 0, "initial")])
-    return db
-
-
-def evolve(db: ProgramDatabase, batches: int, seed: int = 0, size: int = 6,
-           fail_rate: float = 0.2) -> list[ProgramRecord]:
-    """Run ``batches`` random batches: children of sampled parents, some of them failures."""
-    rng = random.Random(seed)
-    out: list[ProgramRecord] = []
-    start = db.max_iteration() + 1
-    for it in range(start, start + batches):
-        samples = db.sample_batch(size, rng, num_inspirations=2, num_top=2)
-        kids = []
-        for k, sample in enumerate(samples):
-            if rng.random() < fail_rate:
-                kids.append(draft(sample.parent.id, None, it, f"{seed}:{k}", Outcome.CRASH))
-            else:
-                fit = (sample.parent.fitness or 0.0) + rng.gauss(0.0, 1.0)
-                kids.append(draft(sample.parent.id, fit, it, f"{seed}:{k}"))
-        out.extend(db.commit(kids))
-    return out
-
-
-def index_state(db: ProgramDatabase) -> tuple:
-    """Everything sampling depends on, for comparing a live index with a rebuilt one."""
-    ix = db._index
-    end = ix.end
-    return (
-        end,
-        [list(m) for m in ix.members],
-        list(ix.archive),
-        [list(a) for a in ix.archive_by_island],
-        [list(t) for t in ix.tops],
-        [dict(c) for c in ix.cells],
-        [list(k) for k in ix.cell_keys],
-        sorted(ix.hashes),
-        ix.live[:end].tolist(),
-        np.nan_to_num(ix.fitness[:end], nan=-1e300).tolist(),
-        ix.island[:end].tolist(),
-        ix.cell[:end].tolist(),
-        ix.generation[:end].tolist(),
-        [sorted(s) for s in db._copied],
-        copy.deepcopy(db._state),
-        db._best_id,
-        db.count(),
-        db.outcome_counts(),
-        db.max_iteration(),
-    )
-
-
-def reopen(db: ProgramDatabase) -> ProgramDatabase:
-    path, cfg = db.path, db.config
-    db.close()
-    return ProgramDatabase.open(path, cfg)
 
 
 # ---- placement ----------------------------------------------------------------------------
@@ -141,30 +43,30 @@ def test_children_land_on_their_parents_island(tmp_path: Path) -> None:
 
 def test_bad_drafts_are_refused_and_nothing_is_written(tmp_path: Path) -> None:
     db = fresh(tmp_path)
-    before = index_state(db)
+    before = db.debug_snapshot()
     with pytest.raises(ValueError, match="parent_id 999"):
         db.commit([draft(1, 2.0), draft(999, 1.0)])
     with pytest.raises(ValueError, match="finite fitness"):
         db.commit([draft(1, float("nan"))])
     with pytest.raises(ValueError, match="JSON"):
         db.commit([draft(1, 2.0)], meta={"x": object()})
-    assert index_state(db) == before
-    assert index_state(reopen(db)) == before
+    assert db.debug_snapshot() == before
+    assert reopen(db).debug_snapshot() == before
 
 
-def test_failed_write_leaves_store_and_index_consistent(tmp_path: Path) -> None:
+def test_failed_write_leaves_store_and_index_consistent(tmp_path: Path, monkeypatch) -> None:
     db = fresh(tmp_path)
     evolve(db, 3)
-    before = index_state(db)
+    before = db.debug_snapshot()
 
     def broken(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    db._store.write = broken  # type: ignore[method-assign]
-    with pytest.raises(OSError):
-        db.commit([draft(1, 5.0, 9)])
-    del db._store.write
-    assert index_state(db) == before
+    with monkeypatch.context() as patch:
+        patch.setattr(SQLiteStore, "write", broken)
+        with pytest.raises(OSError):
+            db.commit([draft(1, 5.0, 9)])
+    assert db.debug_snapshot() == before
 
 
 # ---- failures -----------------------------------------------------------------------------
@@ -180,7 +82,7 @@ def test_failures_are_stored_but_never_sampled_or_ranked(tmp_path: Path) -> None
     for sample in db.sample_batch(200, random.Random(1), num_inspirations=3, num_top=3):
         chosen = {sample.parent.id} | {r.id for r in sample.inspirations + sample.top_programs}
         assert not chosen & failed_ids
-    ix = db._index
+    ix = db.debug_snapshot().index
     assert not failed_ids & set(db.archive_ids())
     assert not failed_ids & {p for cells in ix.cells for p in cells.values()}
     assert db.best().id == 1
@@ -188,7 +90,7 @@ def test_failures_are_stored_but_never_sampled_or_ranked(tmp_path: Path) -> None
 
 
 def test_only_failures_means_nothing_to_sample(tmp_path: Path) -> None:
-    db = ProgramDatabase.open(tmp_path / "p.sqlite", config())
+    db = ProgramDatabase.open(tmp_path / "p.sqlite", db_config())
     db.commit([draft(None, None, 0, "x", Outcome.CRASH)])
     with pytest.raises(EmptyDatabaseError, match="no program"):
         db.sample_batch(1, random.Random(0))
@@ -224,9 +126,9 @@ def test_rebuilt_index_equals_live_index(tmp_path: Path) -> None:
                reinit_every=17, reinit_keep_best=2, feature_dimensions=["score", "code_length"])
     for round_ in range(4):
         evolve(db, 9, seed=round_)
-        live = index_state(db)
+        live = db.debug_snapshot()
         db = reopen(db)
-        assert index_state(db) == live
+        assert db.debug_snapshot() == live
 
 
 def test_sampling_ratios_hold(tmp_path: Path) -> None:
@@ -235,14 +137,14 @@ def test_sampling_ratios_hold(tmp_path: Path) -> None:
     # 0.2/50 (exploration) + 0.6 (exploitation) + 0.2/100 (everything) = 0.606, and the
     # parent lies on island 1 with probability 0.2 * 50/100 = 0.1. Island 1 has no archive
     # member, so its exploitation falls back to its own best: the same numbers.
-    db = ProgramDatabase.open(tmp_path / "p.sqlite", config(num_islands=2, archive_size=1))
+    db = ProgramDatabase.open(tmp_path / "p.sqlite", db_config(num_islands=2, archive_size=1))
     (root,) = db.commit([draft(None, 1.0, 0)])
     seed_id = next(r.id for r in db.iter_programs() if r.kind == "seed")
     kids = [draft(root.id, 2.0 + k, 1, f"a{k}") for k in range(49)]
     kids += [draft(seed_id, 1.5 + k / 100, 1, f"b{k}") for k in range(49)]
     db.commit(kids)
     assert db.island_sizes() == [50, 50]
-    best = [db._index.tops[i][0][1] for i in range(2)]
+    best = [db.debug_snapshot().index.tops[i][0][1] for i in range(2)]
     assert db.archive_ids() == [best[0]]
     n = 4000
     rng = random.Random(3)
@@ -294,7 +196,7 @@ def test_cells_hold_their_best_member(tmp_path: Path) -> None:
         samples = db.sample_batch(6, rng)
         db.commit([draft(s.parent.id, rng.uniform(0, 10), it, str(k),
                          metrics={"depth": rng.randint(0, 5)}) for k, s in enumerate(samples)])
-    ix = db._index
+    ix = db.debug_snapshot().index
     stored = {r.id: r for r in db.iter_programs()}
     for island in range(3):
         members = list(ix.members[island])
@@ -314,13 +216,14 @@ def test_population_cap_never_evicts_an_islands_best(tmp_path: Path) -> None:
         # A few very bad children and, now and then, a very good one.
         db.commit([draft(s.parent.id, rng.choice([-100.0, rng.gauss(0, 1), 50.0 + it]), it, str(k))
                    for k, s in enumerate(samples)])
+        index = db.debug_snapshot().index
         for island in range(2):
-            top = db._index.tops[island][0]
+            top = index.tops[island][0]
             if best_seen[island] is None or top < best_seen[island]:
                 best_seen[island] = top
-            assert db._index.tops[island][0] == best_seen[island]  # the best is still there
-            assert len(db._index.members[island]) <= 10
-    evicted = db._store._db.execute("SELECT count(*) FROM evictions").fetchone()[0]
+            assert index.tops[island][0] == best_seen[island]  # the best is still there
+            assert len(index.members[island]) <= 10
+    evicted = len(db.debug_snapshot().evicted)
     assert evicted > 0
     assert db.count() == 1 + 39 * 5  # evicted programs stay stored
     assert db.best().fitness == max(-best_seen[0][0], -best_seen[1][0])
@@ -331,9 +234,10 @@ def test_eviction_among_ties_keeps_the_islands_best(tmp_path: Path) -> None:
     # candidate for eviction (lowest fitness, then oldest), so only the guard saves it.
     db = fresh(tmp_path, population_size=10, num_islands=1)
     db.commit([draft(1, 1.0, 1, str(k)) for k in range(15)])
-    assert list(db._index.members[0])[0] == 1
-    assert len(db._index.members[0]) == 10
-    assert db._index.tops[0][0] == (-1.0, 1)
+    index = db.debug_snapshot().index
+    assert list(index.members[0])[0] == 1
+    assert len(index.members[0]) == 10
+    assert index.tops[0][0] == (-1.0, 1)
 
 
 def test_migration_copies_elites_to_ring_neighbours(tmp_path: Path) -> None:
@@ -361,7 +265,7 @@ def test_migration_happens_at_the_interval(tmp_path: Path) -> None:
     (b,) = db.commit([draft(a.id, 4.0, 2, "b")])  # generation 2: migrate
     migrants = [r for r in db.iter_programs() if r.kind == "migrant"]
     assert {(m.origin_id, m.island) for m in migrants} == {(b.id, 1)}
-    assert db._state["migrated_at"] == 2
+    assert db.debug_snapshot().state["migrated_at"] == 2
 
 
 def test_reinit_restarts_from_initial_and_best(tmp_path: Path) -> None:
@@ -371,7 +275,7 @@ def test_reinit_restarts_from_initial_and_best(tmp_path: Path) -> None:
     evolve(db, 1, seed=9, fail_rate=0.0)  # commit 6: reinit after it
     ok = sorted((r for r in db.iter_programs() if r.kind == "proposal"
                  and r.outcome is Outcome.OK and r.id != 1), key=lambda r: (-r.fitness, r.id))
-    population = [db.get(p) for m in db._index.members for p in m]
+    population = [db.get(p) for m in db.debug_snapshot().index.members for p in m]
     assert all(r.kind == "reinit" for r in population)
     assert sorted(r.origin_id for r in population) == sorted([1, 1, 1, ok[0].id, ok[1].id])
     assert all(r.generation == 0 for r in population)
@@ -389,7 +293,7 @@ def test_stagnation_rule_reinitialises_a_converged_population(tmp_path: Path) ->
     db.commit([draft(a.id, 1.49, 3, "x")])
     reinit = [r for r in db.iter_programs() if r.kind == "reinit"]
     assert reinit, "a converged population must be re-initialised"
-    population = [db.get(p) for m in db._index.members for p in m]
+    population = [db.get(p) for m in db.debug_snapshot().index.members for p in m]
     assert {r.origin_id for r in population} == {1, db.best().id}
 
 
@@ -427,8 +331,14 @@ def test_lookups_lineage_and_meta(tmp_path: Path) -> None:
     assert [r.id for r in db.iter_programs(include_copies=False)] == [1, a.id, b.id]
 
 
+def test_program_database_is_a_program_store(tmp_path: Path) -> None:
+    # The gym and the session are typed with the Protocol; mypy checks the signatures,
+    # this checks that no method of the Protocol is missing.
+    assert isinstance(fresh(tmp_path), ProgramStore)
+
+
 def test_empty_store(tmp_path: Path) -> None:
-    db = ProgramDatabase.open(tmp_path / "new" / "p.sqlite", config())
+    db = ProgramDatabase.open(tmp_path / "new" / "p.sqlite", db_config())
     assert db.count() == 0 and db.max_iteration() == -1 and db.best() is None
     assert db.outcome_counts() == {} and list(db.iter_programs()) == []
     assert not db.contains_hash("abc")
@@ -453,14 +363,14 @@ def test_record_cache_does_not_change_what_is_sampled(tmp_path: Path) -> None:
     db.close()
     results = []
     for size in (0, 3, 4096):
-        other = ProgramDatabase.open(path, config(record_cache_size=size))
+        other = ProgramDatabase.open(path, db_config(record_cache_size=size))
         rng = random.Random(11)
         results.append([
             (s.parent, s.inspirations, s.top_programs)
             for _ in range(3)
             for s in other.sample_batch(20, rng, num_inspirations=2, num_top=2)
         ])
-        assert len(other._cache) <= size
+        assert other.debug_snapshot().cached_records <= size
         other.close()
     assert results[0] == results[1] == results[2]
 

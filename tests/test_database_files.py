@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from helpers import draft, evolve
 from thetaevolve.config import DatabaseConfig
 from thetaevolve.database import ProgramDatabase, StoreError
 from thetaevolve.database.persistence import APPLICATION_ID
-
-from test_database import draft, evolve
 
 
 def make_store(path: Path, **overrides: object) -> None:

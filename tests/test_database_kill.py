@@ -26,20 +26,17 @@ import pytest
 from thetaevolve.config import DatabaseConfig
 from thetaevolve.database import ProgramDatabase
 
-from test_database import index_state
-
 BATCH = 8
 CONFIG = dict(num_islands=3, population_size=40, migration_interval=3, archive_size=10,
               reinit_every=0)
 
 WORKER = r"""
-import hashlib, os, random, signal, sys, time
+import hashlib, os, random, signal, sqlite3, sys, time
 from thetaevolve.config import DatabaseConfig
 from thetaevolve.database import ChildDraft, ProgramDatabase
 from thetaevolve.types import Outcome
 
 path, batch, kill_at_commit = sys.argv[1], int(sys.argv[2]), int(sys.argv[4])
-db = ProgramDatabase.open(path, DatabaseConfig(**eval(sys.argv[3])))
 
 
 class KillBeforeCommit:
@@ -49,7 +46,7 @@ class KillBeforeCommit:
         self.inner, self.countdown = inner, countdown
 
     def execute(self, sql, *args):
-        if sql == "COMMIT":
+        if sql == "COMMIT" and self.countdown:
             self.countdown -= 1
             if self.countdown == 0:
                 os.kill(os.getpid(), signal.SIGKILL)
@@ -59,8 +56,23 @@ class KillBeforeCommit:
         return getattr(self.inner, name)
 
 
+# The store's connection is wrapped where SQLite hands it out; it is armed once the store
+# is open, so the countdown counts the commits of batches only.
+connections = []
+real_connect = sqlite3.connect
+
+
+def wrapped_connect(*args, **kwargs):
+    connection = KillBeforeCommit(real_connect(*args, **kwargs), 0)
+    connections.append(connection)
+    return connection
+
+
 if kill_at_commit:
-    db._store._db = KillBeforeCommit(db._store._db, kill_at_commit)
+    sqlite3.connect = wrapped_connect
+db = ProgramDatabase.open(path, DatabaseConfig(**eval(sys.argv[3])))
+for connection in connections:
+    connection.countdown = kill_at_commit
 print("ready", flush=True)
 
 def child(parent, it, slot, fitness):
@@ -130,12 +142,12 @@ def check(path: Path, reported: set[int]) -> int:
         assert db.get_meta("batches") == top + 1  # meta committed with its batch
         ids = [r.id for r in db.iter_programs()]
         assert ids == list(range(1, len(ids) + 1))
-        state = index_state(db)
+        state = db.debug_snapshot()
     finally:
         db.close()
     again = ProgramDatabase.open(path, DatabaseConfig(**CONFIG))
     try:
-        assert index_state(again) == state
+        assert again.debug_snapshot() == state
     finally:
         again.close()
     return top

@@ -9,11 +9,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import draft
 from thetaevolve.config import DatabaseConfig
 from thetaevolve.database import ProgramDatabase
 from thetaevolve.types import Outcome
-
-from test_database import draft, index_state
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -59,10 +58,10 @@ def test_invariants_hold_for_any_settings(
                 assert record.parent_id == kid.parent_id
             committed += len(kids)
 
-        index = db._index
+        index = db.debug_snapshot().index
         stored = {r.id: r for r in db.iter_programs()}
         live = [pid for members in index.members for pid in members]
-        assert len(live) == len(set(live)) == index.sampleable_count()
+        assert len(live) == len(set(live)) == db.population_count()
         for island, members in enumerate(index.members):
             assert list(members) == sorted(members)
             assert len(members) <= population_size
@@ -75,8 +74,8 @@ def test_invariants_hold_for_any_settings(
         best = max((r for r in stored.values() if r.outcome is Outcome.OK),
                    key=lambda r: (r.fitness, -r.id))
         assert db.best().id == best.id
-        state = index_state(db)
+        state = db.debug_snapshot()
         db.close()
         db = ProgramDatabase.open(path, config)
-        assert index_state(db) == state
+        assert db.debug_snapshot() == state
         db.close()

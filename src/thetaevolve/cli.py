@@ -3,6 +3,15 @@
 Exit codes: 0 success; 1 the thing checked is invalid or failed (verify, eval), or the
 model endpoint cannot serve the run; 2 bad input (unreadable file, bad configuration,
 unusable run directory); 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).
+
+The subcommands of other modules (``cli_runs``, ``dashboard.command``, ``rl.cli``,
+``problems.commands``) register themselves here; what they share with this module (the
+error, the exit codes, task lookup, summary printing) lives in ``cli_common``.
+
+Why most imports sit inside the ``cmd_*`` functions: every invocation, ``--help`` and
+``tasks`` included, pays for what this module imports at the top, and the tasks, the sandbox,
+the database, the evolve loop and matplotlib would add about a second to each; a function
+imports only what its own subcommand needs (and an optional extra only when it is used).
 """
 
 from __future__ import annotations
@@ -14,27 +23,48 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
+
+from pydantic import BaseModel
 
 from thetaevolve import __version__
-from thetaevolve.config import ConfigError, flag_overrides, load_config, parse_override
+from thetaevolve.cli_common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    AddSubparser,
+    CLIError,
+    choices,
+    print_json,
+    print_summary,
+    resolve_task,
+)
+from thetaevolve.cli_runs import register as register_run_tools
+from thetaevolve.config import (
+    ConfigError,
+    DatabaseConfig,
+    GymConfig,
+    LLMConfig,
+    RunConfig,
+    flag_overrides,
+    load_config,
+    parse_override,
+)
 from thetaevolve.dashboard.command import add_flag as add_dashboard_flag
 from thetaevolve.dashboard.command import beside_run
 from thetaevolve.dashboard.command import register as register_dashboard
 from thetaevolve.errors import UserError
+from thetaevolve.problems.commands import register as register_problem_commands
+from thetaevolve.rl.cli import register as register_train
+from thetaevolve.rl.cli import resume_training
 from thetaevolve.signals import EXIT_TERMINATED, Terminated, terminate_as_interrupt, was_terminated
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-SAMPLERS = ("islands", "puct", "initial")  # database.sampler
+if TYPE_CHECKING:
+    from thetaevolve.session import Session
+    from thetaevolve.tasks.base import Task
+
 TASK_HELP = "a task name (`thetaevolve tasks`), an installed problem, or a problem folder / .py file"
-
-
-class CLIError(UserError):
-    """A user-facing error found by the CLI itself: printed as one line, exit code 2."""
-
-
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, allow_nan=True))
 
 
 # ---- tasks ------------------------------------------------------------------------------------
@@ -48,7 +78,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     rows, broken = [], []
     for entry in available_problems(args.paths):
         try:
-            task = _task(entry.spec)
+            task = resolve_task(entry.spec)
         except UserError as exc:  # one broken problem package must not hide the others
             broken.append({"name": entry.name, "kind": entry.kind, "error": str(exc)})
             continue
@@ -58,7 +88,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         finally:
             task.close()
     if args.json:
-        _print_json(rows + broken)
+        print_json(rows + broken)
         return EXIT_OK
     shown = [r if r["kind"] == "builtin" else {**r, "name": f"{r['name']} [{r['kind']}]"}
              for r in rows]
@@ -74,7 +104,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from thetaevolve.tasks.io import load_solution_file
 
-    task = _task(args.task)
+    task = resolve_task(args.task)
     if task.score_trust != "verified":
         raise CLIError(
             f"{args.task} has no trusted verifier (its scores are {task.score_trust}: what its "
@@ -99,7 +129,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         "metrics": verdict.metrics,
     }
     if args.json:
-        _print_json(result)
+        print_json(result)
     elif verdict.valid:
         bound = "" if verdict.error_bound is None else f" (± {verdict.error_bound:.3g})"
         mode = "exact" if verdict.tolerance == 0 else f"tolerance {verdict.tolerance:g}"
@@ -117,7 +147,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from thetaevolve.evaluation import evaluate_run
     from thetaevolve.sandbox import make_sandbox
 
-    task = _task(args.task, args.openevolve_config)
+    task = resolve_task(args.task, args.openevolve_config)
     try:
         code = Path(args.program).read_text()
     except (OSError, UnicodeDecodeError) as exc:
@@ -140,7 +170,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "stderr": evaluation.stderr,
     }
     if args.json:
-        _print_json(result)
+        print_json(result)
     elif result["valid"]:
         print(f"ok: score {evaluation.score!r} in {evaluation.runtime_s:.3f} s")
     else:
@@ -182,13 +212,12 @@ def _run_overrides(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from thetaevolve.session import Session
-
     from thetaevolve.preflight import check_before_run
+    from thetaevolve.session import Session
 
     overrides = [f"task={json.dumps(args.task)}"] + _run_overrides(args)
     config = load_config(args.config, overrides=overrides)
-    task = _task(config.task, args.openevolve_config)
+    task = resolve_task(config.task, args.openevolve_config)
     for message in getattr(task, "warnings", ()):  # e.g. OpenEvolve settings not used here
         print(f"warning: {message}", file=sys.stderr)
     config = _with_problem_budget(config, task)
@@ -204,10 +233,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from thetaevolve.session import Session, read_marker
-
     from thetaevolve.preflight import check_before_run
     from thetaevolve.resume_settings import check_resume_overrides
+    from thetaevolve.session import Session, read_marker
 
     run_dir = Path(args.run_dir)
     marker = read_marker(run_dir)
@@ -217,8 +245,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if marker.get("kind") in ("train", "train-multi"):
         if args.set:
             raise CLIError("resume of a training run takes --steps, not --set; nothing was changed")
-        from thetaevolve.rl.cli import resume_training
-
         return resume_training(run_dir, args)
     if args.steps is not None:
         raise CLIError(f"{run_dir} is an evolve run; --steps is for training runs "
@@ -245,53 +271,53 @@ def cmd_resume(args: argparse.Namespace) -> int:
         return _evolve(session, session.config.budget, args.quiet)
 
 
-def _evolve(session: Any, budget: int, quiet: bool) -> int:
+def _evolve(session: Session, budget: int, quiet: bool) -> int:
+    """Run the evolve loop to its budget or to a stop, close the session on every path,
+    then print the summary (after the close, so the table no longer sees the store's writer
+    lock and says "stopped", not "running")."""
+    from thetaevolve.endpoint_check import EndpointUnusable
+
+    try:
+        try:
+            summary, code = _evolve_until_stopped(session, budget, quiet)
+        finally:
+            session.close()  # the sandbox's workers and the store, whatever was raised
+    except EndpointUnusable as exc:
+        if exc.summary is not None:  # what the run kept before the endpoint failed
+            print_summary(exc.summary, session.run_dir, budget)
+        raise
+    print_summary(summary, session.run_dir, budget)
+    return code
+
+
+def _evolve_until_stopped(session: Session, budget: int, quiet: bool) -> tuple[dict[str, Any], int]:
+    """(summary, exit code) of a run that finished or was stopped by Ctrl-C / SIGTERM."""
     from thetaevolve.endpoint_check import EndpointUnusable
     from thetaevolve.evolve import evolve
 
     try:
         with terminate_as_interrupt():
-            summary = asyncio.run(evolve(session, budget, quiet=quiet))
+            return asyncio.run(evolve(session, budget, quiet=quiet)), EXIT_OK
     except KeyboardInterrupt as stop:
         summary = session.finalize()
         terminated = isinstance(stop, Terminated) or was_terminated()
         word = "terminated (SIGTERM)" if terminated else "interrupted"
         print(f"{word}; every committed candidate is kept. Continue with "
               f"`thetaevolve resume {session.run_dir}`", file=sys.stderr)
-        session.close()
-        _print_summary(summary, session.run_dir, budget)
-        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
-    except EndpointUnusable as exc:
-        session.close()
-        if exc.summary is not None:
-            _print_summary(exc.summary, session.run_dir, budget)
-        raise
+        return summary, EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+    except EndpointUnusable:
+        raise  # evolve finalized the run already; the error carries that summary
     except UserError:  # e.g. the problem's verify is broken: the summary says what is kept
         if session.database.count():
             session.finalize()
-        session.close()
         raise
-    except BaseException:
-        session.close()
-        raise
-    session.close()
-    _print_summary(summary, session.run_dir, budget)
-    return EXIT_OK
-
-
-def _print_summary(summary: dict[str, Any], run_dir: Path | None = None,
-                   budget: int | None = None) -> None:
-    from thetaevolve.run_report import format_summary
-
-    print(format_summary(summary, run_dir, budget))
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from thetaevolve.database.persistence import StoreError
     from thetaevolve.database.store import ProgramDatabase
     from thetaevolve.problems.provenance import open_run_problem
     from thetaevolve.session import CONFIG_FILE, STORE_FILE, read_marker, summarize
-
-    from thetaevolve.database.persistence import StoreError
 
     run_dir = Path(args.run_dir)
     marker = read_marker(run_dir)
@@ -300,10 +326,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 
         summaries = task_summaries(run_dir)
         if args.json:
-            _print_json({"kind": "train-multi", "tasks": summaries})
+            print_json({"kind": "train-multi", "tasks": summaries})
         else:
             for summary in summaries.values():
-                _print_summary(summary)
+                print_summary(summary)
         return EXIT_OK
     task = open_run_problem(run_dir, str(marker.get("task")), check_changes=False)
     try:
@@ -331,9 +357,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     if isinstance(training, dict) and not args.json:
         summary = {**summary, "training": training}
     if args.json:
-        _print_json(summary)
+        print_json(summary)
     else:
-        _print_summary(summary, run_dir, config.budget)
+        print_summary(summary, run_dir, config.budget)
         print(_trust_line(summary.get("score_trust", "verified")))
     return EXIT_OK
 
@@ -349,9 +375,9 @@ def _show_saved_summary(run_dir: Path, budget: int, error: Exception, as_json: b
           f"{run_dir}/summary.json, written when the run last stopped. To recover the "
           "store, see README 'Damaged store'.", file=sys.stderr)
     if as_json:
-        _print_json({**saved, "store_damaged": True})
+        print_json({**saved, "store_damaged": True})
     else:
-        _print_summary(saved, None, budget)
+        print_summary(saved, None, budget)
     return EXIT_FAILED
 
 
@@ -366,7 +392,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     plot_comparison(curves, result, Path(args.plot))
     result["plot"] = args.plot
     if args.json:
-        _print_json(result)
+        print_json(result)
     else:
         print(format_table(result))
         print(f"plot: {args.plot}", file=sys.stderr)
@@ -384,16 +410,7 @@ def _trust_line(trust: str) -> str:
 # ---- plumbing ---------------------------------------------------------------------------------
 
 
-def _task(name: str, openevolve_config: str | None = None):
-    """A built-in task, an installed problem, or a problem path (UserError when none).
-    ``openevolve_config``: the config file of an OpenEvolve folder (default DIR/config.yaml)."""
-    from thetaevolve.problems.registry import resolve_problem
-
-    config = Path(openevolve_config) if openevolve_config else None
-    return resolve_problem(name, openevolve_config=config)
-
-
-def _with_problem_budget(config: Any, task: Any) -> Any:
+def _with_problem_budget(config: RunConfig, task: Task) -> RunConfig:
     """A problem's own default budget (an OpenEvolve ``max_iterations``) when the user set
     none, by flag, --set or config file."""
     budget = getattr(task, "default_budget", None)
@@ -404,35 +421,28 @@ def _with_problem_budget(config: Any, task: Any) -> Any:
     return config.model_copy(update={"budget": budget})
 
 
+# ---- the parser: one table per subcommand -----------------------------------------------------
+
+
+def _default(section: type[BaseModel], field: str) -> Any:
+    """A setting's default, for the ``(None: key, default)`` of a flag's help."""
+    return section.model_fields[field].default
+
+
 def _add_openevolve_config_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--openevolve-config", metavar="FILE", default=None,
                         help="OpenEvolve folders: the config to read instead of DIR/config.yaml "
                              "(e.g. DIR/config_phase_1.yaml)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="thetaevolve",
-        description="Evolve programs with one LLM to improve bounds on open problems.",
-    )
-    parser.add_argument("--version", action="version", version=f"thetaevolve {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    from thetaevolve.config import DatabaseConfig, GymConfig, LLMConfig, RunConfig
-
-    def default(model: Any, name: str) -> Any:
-        return model.model_fields[name].default
-
-    def add(name: str, **kwargs: Any) -> argparse.ArgumentParser:
-        # Defaults shown in every --help; no abbreviated flags (`--bud` for `--budget`).
-        return sub.add_parser(name, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                              allow_abbrev=False, **kwargs)
-
+def _tasks_command(add: AddSubparser) -> None:
     p = add("tasks", help="list the built-in tasks and installed problems")
     p.add_argument("paths", nargs="*", help="problem folders or files to list as well")
     p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.set_defaults(func=cmd_tasks)
 
+
+def _verify_command(add: AddSubparser) -> None:
     p = add("verify", help="verify a solution file with the task's trusted verifier")
     p.add_argument("task", help=TASK_HELP)
     p.add_argument("solution", help="solution JSON (the task's format; extra keys are ignored)")
@@ -441,6 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the verdict as JSON")
     p.set_defaults(func=cmd_verify)
 
+
+def _eval_command(add: AddSubparser) -> None:
     p = add("eval", help="run one program in the sandbox and verify its output")
     p.add_argument("task", help=TASK_HELP)
     p.add_argument("program", help="a Python file that defines solve()")
@@ -449,6 +461,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_openevolve_config_flag(p)
     p.set_defaults(func=cmd_eval)
 
+
+def _run_command(add: AddSubparser) -> None:
     p = add("run", help="evolve programs for a task",
             description="Flags override --set, which overrides --config; `thetaevolve config` "
                         "prints every setting with its meaning and default.")
@@ -456,26 +470,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="YAML configuration file (e.g. from `thetaevolve config`)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override one setting, e.g. --set database.num_islands=4 (repeatable)")
-    p.add_argument("--llm", choices=["offline", "openai", "vllm", "transformers"], default=None,
+    p.add_argument("--llm", choices=choices(LLMConfig, "kind"), default=None,
                    help="where proposals come from; transformers: generate in this process "
                         f"(--model PATH_OR_ID or smollm2-135m) (None: llm.kind, "
-                        f"{default(LLMConfig, 'kind')})")
+                        f"{_default(LLMConfig, 'kind')})")
     p.add_argument("--base-url", default=None,
                    help="OpenAI-compatible endpoint(s), comma-separated, e.g. http://localhost:8000/v1")
     p.add_argument("--model", default=None, help="model name the endpoint serves")
     p.add_argument("--budget", type=int, default=None,
-                   help=f"candidate programs to evaluate (None: budget, {default(RunConfig, 'budget')})")
+                   help=f"candidate programs to evaluate (None: budget, {_default(RunConfig, 'budget')})")
     p.add_argument("--batch-size", type=int, default=None,
-                   help=f"parents per batch (None: gym.batch_size, {default(GymConfig, 'batch_size')})")
+                   help=f"parents per batch (None: gym.batch_size, {_default(GymConfig, 'batch_size')})")
     p.add_argument("--samples-per-prompt", type=int, default=None,
                    help="responses per parent (None: gym.samples_per_prompt, "
-                        f"{default(GymConfig, 'samples_per_prompt')})")
-    p.add_argument("--sampler", choices=SAMPLERS, default=None,
+                        f"{_default(GymConfig, 'samples_per_prompt')})")
+    p.add_argument("--sampler", choices=choices(DatabaseConfig, "sampler"), default=None,
                    help="parent selection: islands, puct (TTT-Discover's reuse), initial "
                         "(best-of-N from the initial program, no database feedback) "
-                        f"(None: database.sampler, {default(DatabaseConfig, 'sampler')})")
+                        f"(None: database.sampler, {_default(DatabaseConfig, 'sampler')})")
     p.add_argument("--seed", type=int, default=None,
-                   help=f"fixes every random choice (None: seed, {default(RunConfig, 'seed')})")
+                   help=f"fixes every random choice (None: seed, {_default(RunConfig, 'seed')})")
     p.add_argument("--run-dir", default=None,
                    help="new or empty folder for the run (None: runs/TASK-YYYYmmdd-HHMMSS)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
@@ -483,6 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_openevolve_config_flag(p)
     p.set_defaults(func=cmd_run)
 
+
+def _resume_command(add: AddSubparser) -> None:
     p = add("resume", help="continue a stopped or killed run")
     p.add_argument("run_dir", help="the run directory")
     p.add_argument("--budget", type=int, default=None,
@@ -499,15 +515,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue although the problem's files changed since the run started")
     p.set_defaults(func=cmd_resume)
 
+
+def _show_command(add: AddSubparser) -> None:
     p = add("show", help="print a run's summary (also for a killed or running run)")
     p.add_argument("run_dir", help="the run directory")
     p.add_argument("--json", action="store_true", help="print summary.json's fields as JSON")
     p.set_defaults(func=cmd_show)
 
-    from thetaevolve.cli_runs import register as register_run_tools
 
-    register_run_tools(add)  # top, export, config
-
+def _compare_command(add: AddSubparser) -> None:
     p = add("compare", help="compare runs of one task at equal candidate counts")
     p.add_argument("runs", nargs="+", metavar="RUN", help="run directories of one task")
     p.add_argument("--at", type=int, default=None,
@@ -518,17 +534,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_compare)
 
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="thetaevolve",
+        description="Evolve programs with one LLM to improve bounds on open problems.",
+    )
+    parser.add_argument("--version", action="version", version=f"thetaevolve {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        # Defaults shown in every --help; no abbreviated flags (`--bud` for `--budget`).
+        return sub.add_parser(name, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                              allow_abbrev=False, **kwargs)
+
+    # In the order `thetaevolve --help` lists them.
+    for register in (_tasks_command, _verify_command, _eval_command, _run_command,
+                     _resume_command, _show_command, register_run_tools, _compare_command):
+        register(add)  # register_run_tools: top, export, config
     register_dashboard(sub)
-
-    try:
-        from thetaevolve.rl.cli import register
-    except ImportError:
-        register = None
-    if register is not None:
-        register(sub)
-    from thetaevolve.problems.commands import register as register_problem_commands
-
-    register_problem_commands(sub)
+    register_train(sub)
+    register_problem_commands(sub)  # init, check
     return parser
 
 

@@ -7,22 +7,12 @@ Registered by ``thetaevolve.cli`` (``register``); the logic lives in ``run_inspe
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-from typing import Any, Callable
+
+from thetaevolve.cli_common import EXIT_OK, AddSubparser, print_json, resolve_task
 
 
-def _task(name: str) -> Any:
-    from thetaevolve.cli import _task as task_by_name
-
-    return task_by_name(name)
-
-
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, allow_nan=True))
-
-
-def register(add: Callable[..., argparse.ArgumentParser]) -> None:
+def register(add: AddSubparser) -> None:
     """``add(name, help=...)`` makes a subparser (the CLI's, with defaults in --help)."""
     p = add("top", help="list a run's best programs (id, score, parent, generation)")
     p.add_argument("run_dir", help="the run directory")
@@ -50,11 +40,11 @@ def cmd_top(args: argparse.Namespace) -> int:
     from thetaevolve.session import read_marker
 
     run_dir = Path(args.run_dir)
-    task = _task(str(read_marker(run_dir).get("task")))
+    task = resolve_task(str(read_marker(run_dir).get("task")))
     rows = top_programs(run_dir, args.k, task.direction)
     if args.json:
-        _print_json([row.__dict__ for row in rows])
-        return 0
+        print_json([row.__dict__ for row in rows])
+        return EXIT_OK
     print(f"{'id':>8}  {'score':>16}  {'parent':>8}  {'generation':>10}  {'island':>6}  {'batch':>6}")
     for row in rows:
         parent = "-" if row.parent_id is None else str(row.parent_id)
@@ -62,7 +52,7 @@ def cmd_top(args: argparse.Namespace) -> int:
               f"{row.island:>6}  {row.batch:>6}")
     if not rows:
         print(f"(no valid program in {run_dir} yet)")
-    return 0
+    return EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -71,7 +61,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from thetaevolve.session import read_marker
 
     run_dir = Path(args.run_dir)
-    task = _task(str(read_marker(run_dir).get("task")))
+    task = resolve_task(str(read_marker(run_dir).get("task")))
     saved = read_json(run_dir / "summary.json")
     best_id = saved.get("best_program_id") if isinstance(saved, dict) else None
     result = export_program(run_dir, args.program, Path(args.out), task, best_id)
@@ -80,7 +70,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"wrote {result['solution']}")
     else:
         print(f"no solution written: {result.get('note', 'the program has no valid solution')}")
-    return 0
+    return EXIT_OK
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -88,7 +78,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
     if args.markdown:
         print(markdown_reference(), end="")
-        return 0
-    task = _task(args.task).name if args.task else None
+        return EXIT_OK
+    task = resolve_task(args.task).name if args.task else None
     print(commented_yaml(task), end="")
-    return 0
+    return EXIT_OK

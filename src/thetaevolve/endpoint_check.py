@@ -2,7 +2,7 @@
 
 Without this, a run against a closed port, an HTTP 401 or a base URL missing ``/v1``
 records one ``llm_error`` per candidate until the budget is spent, and exits 0 with the
-server's message only in the store (newcomer audit, finding 1). Two guards:
+server's message only in the store. Two guards:
 
 - ``check_endpoint``: one short request before anything is created, ``GET {url}/models``
   (vLLM, SGLang, llama.cpp, Ollama and hosted APIs all serve it). A refused connection,

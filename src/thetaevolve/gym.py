@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from thetaevolve.config import RunConfig
-from thetaevolve.database import ChildDraft, ParentSample, ProgramRecord
+from thetaevolve.database import ChildDraft, ParentSample, ProgramRecord, ProgramStore
 from thetaevolve.edits import apply_response
 from thetaevolve.errors import UserError
 from thetaevolve.evaluation import evaluate_run
@@ -93,7 +93,7 @@ class Gym:
         self,
         task: Task,
         config: RunConfig,
-        database: Any,
+        database: ProgramStore,
         sandbox: SandboxLike,
         prompt_builder: PromptBuilderLike,
     ) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 
 from thetaevolve import __version__
 from thetaevolve.config import ConfigError, RunConfig, dump_config, load_config
-from thetaevolve.database.store import ProgramDatabase
+from thetaevolve.database import ProgramDatabase, ProgramStore
 from thetaevolve.errors import UserError
 from thetaevolve.evaluation import VerifierError
 from thetaevolve.gym import Gym
@@ -102,7 +102,7 @@ class Session:
     kind: str
     config: RunConfig
     task: Task
-    database: ProgramDatabase
+    database: ProgramStore
     sandbox: Any
     gym: Gym
     # The score of best_solution.json as found on disk (checked once, on the first write),
@@ -213,7 +213,7 @@ class Session:
 
     @classmethod
     def _assemble(cls, run_dir: Path, kind: str, config: RunConfig, task: Task,
-                  database: ProgramDatabase, sandbox: Any, builder: PromptBuilder) -> "Session":
+                  database: ProgramStore, sandbox: Any, builder: PromptBuilder) -> "Session":
         builder.lineage = database.lineage
         gym = Gym(task, config, database, sandbox, builder)
         return cls(run_dir, kind, config, task, database, sandbox, gym)
@@ -334,7 +334,7 @@ def _clean(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def summarize(run_dir: Path, database: ProgramDatabase, task: Task) -> dict[str, Any]:
+def summarize(run_dir: Path, database: ProgramStore, task: Task) -> dict[str, Any]:
     """The run summary, derived from the store and the best-solution file only."""
     counts = database.outcome_counts()
     initial = database.initial()

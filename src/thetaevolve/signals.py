@@ -1,10 +1,9 @@
 """SIGTERM handled like Ctrl-C, so schedulers and ``timeout`` get a summary too.
 
 Batch schedulers, ``timeout`` and ``docker stop`` send SIGTERM; by default Python dies at
-once and the run writes no summary.json or pictures (newcomer audit, finding 10). Inside
-``terminate_as_interrupt()`` a SIGTERM stops the command the way Ctrl-C does, so the same
-cleanup runs, and the command then exits with 143 (128 + SIGTERM), the status a shell
-reports for a terminated process. A second SIGTERM during that cleanup kills the process.
+once and the run writes no summary.json or pictures. Inside ``terminate_as_interrupt()``
+a SIGTERM stops the command the way Ctrl-C does, so the same cleanup runs, and the command
+then exits with 143 (128 + SIGTERM), the status a shell reports for a terminated process. A second SIGTERM during that cleanup kills the process.
 
 Inside ``asyncio.run`` the SIGINT handler that asyncio installs is called, which cancels
 the main task so every coroutine unwinds (raising from the handler instead would leave a

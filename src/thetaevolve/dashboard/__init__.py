@@ -12,8 +12,9 @@ slows a run. Layout:
 * ``encode``      rows as compact columns for the browser
 * ``program_view`` one program with its diffs and verdict
 * ``watcher``     the threads that poll the followers and prepare snapshots
+* ``runs``        ``DashboardRuns``: the runs shown, and what each route answers
 * ``handler``     HTTP: routes, the event stream, how answers are sent
-* ``server``      ``Dashboard``: the server over a set of runs, and what its routes return
+* ``server``      ``Dashboard``: those runs served from a socket (builds the handler's server)
 * ``command``     the CLI: ``thetaevolve dashboard`` and ``run --dashboard``
 * ``static/``     the page: plain JavaScript modules and CSS, shipped in the package
 

@@ -12,7 +12,7 @@ from pathlib import Path
 DEFAULT_PORT = 8470
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "dashboard",
         help="watch runs in the browser (live, read-only; several runs side by side)",

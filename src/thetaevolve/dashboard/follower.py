@@ -218,7 +218,7 @@ class RunFollower:
     def _count(self, rows: list[ProgramRow]) -> None:
         assert self.info is not None
         if not self.info.direction_known:
-            self._infer_direction(rows)
+            self.info = self._infer_direction(self.info, rows)
         self.rows += len(rows)
         for row in rows:
             if row.kind != _PROPOSAL:
@@ -235,14 +235,15 @@ class RunFollower:
             if self.best is None or fit > self.best.fitness:
                 self.best = Best(row.id, row.score, fit)
 
-    def _infer_direction(self, rows: list[ProgramRow]) -> None:
+    @staticmethod
+    def _infer_direction(info: RunInfo, rows: list[ProgramRow]) -> RunInfo:
         """A task this version does not know: its stored fitness tells the direction
         (fitness is the score for a maximised objective, minus the score otherwise)."""
         for row in rows:
             if row.score and row.fitness is not None:
                 direction = "min" if row.fitness == -row.score else "max"
-                self.info = replace(self.info, direction=direction, direction_known=True)
-                return
+                return replace(info, direction=direction, direction_known=True)
+        return info
 
     # ---- what pages read (request threads) --------------------------------------------------
 

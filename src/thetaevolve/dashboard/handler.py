@@ -13,15 +13,13 @@ import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from thetaevolve.dashboard.follower import dumps
 from thetaevolve.dashboard.program_view import NoSuchProgram
+from thetaevolve.dashboard.runs import DashboardRuns, NotFound
 from thetaevolve.errors import UserError
-
-if TYPE_CHECKING:
-    from thetaevolve.dashboard.server import Dashboard
 
 _CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -35,14 +33,17 @@ _KEEPALIVE_S = 15.0
 _LOCAL_NAMES = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
-class NotFound(UserError):
-    """Nothing at that address (a run, a program, a file): answered with 404."""
-
-
 class DashboardHTTPServer(ThreadingHTTPServer):
+    """Serves one dashboard: ``runs`` answers its routes, ``host`` is the address as asked
+    (``localhost`` stays a name: the Host-header check compares names)."""
+
     daemon_threads = True
     allow_reuse_address = True
-    dashboard: Dashboard
+
+    def __init__(self, host: str, port: int, runs: DashboardRuns) -> None:
+        self.runs = runs
+        self.host = host
+        super().__init__((host, port), RequestHandler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A viewer that closed its tab mid-response is not an error worth a traceback.
@@ -66,7 +67,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             return
         parts = urlsplit(self.path)
         path, query = unquote(parts.path), parse_qs(parts.query)
-        dashboard = self.server.dashboard
+        dashboard = self.server.runs
         try:
             if path in ("/", "/index.html"):
                 self._send_static("index.html")
@@ -92,7 +93,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                                       "server's log has the details"}, 500)
 
     def _run_route(self, parts: list[str], query: dict[str, list[str]]) -> None:
-        dashboard = self.server.dashboard
+        dashboard = self.server.runs
         key = parts[0]
         if parts[1:] == ["snapshot"]:
             self._send_gzipped_json(dashboard.follower(key).snapshot_gzip())
@@ -117,7 +118,7 @@ class RequestHandler(BaseHTTPRequestHandler):
     # ---- the event stream ----------------------------------------------------------------------
 
     def _stream(self, query: dict[str, list[str]]) -> None:
-        dashboard = self.server.dashboard
+        dashboard = self.server.runs
         # EventSource resends the last event's id on reconnect; ids carry this server's
         # instance and every run's seq. Seqs from another instance (the server was restarted
         # under the open page) mean nothing here: those runs are reset.
@@ -165,7 +166,7 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def _host_allowed(self) -> bool:
         """Refuse requests for another host name (a DNS-rebinding page in the browser)."""
-        bound = self.server.dashboard.host
+        bound = self.server.host
         if bound in ("0.0.0.0", "::", ""):
             return True
         host = (self.headers.get("Host") or "").strip()

@@ -17,25 +17,17 @@ Routes (all GET):
     /api/stream?runs=KEY:SEQ,...   deltas after each run's SEQ, pushed as they happen
 
 Every failure reaches the page as ``{"error": message}``; a traceback goes to the server's
-log only.
+log only. What the routes answer lives in ``runs`` (``DashboardRuns``), how they are
+answered in ``handler``; this module binds the two to a socket.
 """
 
 from __future__ import annotations
 
-import json
-import secrets
-import tempfile
 import threading
 from pathlib import Path
-from typing import Any
 
-from thetaevolve.dashboard.encode import KINDS, OUTCOMES
-from thetaevolve.dashboard.follower import RunFollower
-from thetaevolve.dashboard.handler import NotFound, RequestHandler, DashboardHTTPServer
-from thetaevolve.dashboard.program_view import program_page
-from thetaevolve.dashboard.run_info import run_key
-from thetaevolve.dashboard.runstore import ReadOnlyStore
-from thetaevolve.dashboard.watcher import Watcher
+from thetaevolve.dashboard.handler import DashboardHTTPServer
+from thetaevolve.dashboard.runs import DashboardRuns
 from thetaevolve.errors import UserError
 from thetaevolve.session import RUN_MARKER
 
@@ -57,31 +49,25 @@ def expand_run_dirs(paths: list[Path]) -> list[Path]:
     return out
 
 
-class Dashboard:
-    """The server over a set of run directories; ``start`` serves from a daemon thread."""
+class Dashboard(DashboardRuns):
+    """The runs served over HTTP; ``start`` serves from a daemon thread."""
 
     def __init__(self, run_dirs: list[Path], host: str = "127.0.0.1", port: int = 0,
                  poll_interval_s: float = 0.5, prepare_ahead: bool = True) -> None:
-        taken: set[str] = set()
-        self.followers = [RunFollower(run_key(d, taken), d) for d in run_dirs]
-        self.by_key = {f.key: f for f in self.followers}
-        self.instance = secrets.token_hex(4)  # tells a page's old event ids from ours
-        self.watcher = Watcher(self.followers, poll_interval_s, prepare_ahead=prepare_ahead)
+        super().__init__(run_dirs, poll_interval_s, prepare_ahead)
         self.host = host
-        self._pictures: dict[str, tuple[tuple[int, int], bytes]] = {}
-        self._picture_lock = threading.Lock()
         try:
-            self.httpd = DashboardHTTPServer((host, port), RequestHandler)
+            self.httpd = DashboardHTTPServer(host, port, self)
         except OSError as exc:
             hint = " (choose another with --port, or --port 0 for any free one)" \
                 if exc.errno in (98, 48) else ""
             raise DashboardError(f"cannot serve on {host}:{port}: {exc.strerror}{hint}") from None
-        self.httpd.dashboard = self
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
+        # The bound socket's address: port 0 has become the port the system chose.
+        host, port = self.httpd.socket.getsockname()[:2]
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
         shown = f"[{shown}]" if ":" in str(shown) else shown
         return f"http://{shown}:{port}/"
@@ -109,68 +95,3 @@ class Dashboard:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # ---- what the routes return --------------------------------------------------------------
-
-    def runs(self) -> dict[str, Any]:
-        return {"runs": [f.describe() for f in self.followers], "outcomes": OUTCOMES,
-                "kinds": KINDS}
-
-    def follower(self, key: str) -> RunFollower:
-        try:
-            return self.by_key[key]
-        except KeyError:
-            raise NotFound(f"no run named {key!r} is being shown; the runs are: "
-                           f"{', '.join(self.by_key) or 'none'}") from None
-
-    def program(self, key: str, program_id: int) -> dict[str, Any]:
-        follower = self.follower(key)
-        head = follower.describe()
-        if follower.info is None or "error" in head:
-            raise UserError(head.get("error") or f"run {key} is not readable yet")
-        store = ReadOnlyStore.open(follower.info.store_path)
-        try:
-            best = (head.get("overview") or {}).get("best_id")
-            return program_page(store, follower.info, program_id, best)
-        finally:
-            store.close()
-
-    def failures(self, key: str, kind: str, limit: int) -> dict[str, Any]:
-        follower = self.follower(key)
-        if follower.info is None:
-            raise UserError(follower.error or f"run {key} is not readable yet")
-        store = ReadOnlyStore.open(follower.info.store_path)
-        try:
-            rows = store.latest_failures(kind, limit)
-        finally:
-            store.close()
-        return {"kind": kind, "examples": [
-            {"id": pid, "iteration": it, "detail": detail[:4000]} for pid, it, detail in rows]}
-
-    def picture(self, key: str) -> bytes:
-        """The best solution drawn by the task (cached until best_solution.json changes)."""
-        follower = self.follower(key)
-        info = follower.info
-        if info is None or not info.has_picture:
-            raise NotFound(f"run {key}'s task draws no picture of its solutions")
-        path = info.best_solution_path
-        try:
-            stat = path.stat()
-            solution = json.loads(path.read_text())
-        except (OSError, ValueError):
-            raise NotFound(f"{path} is missing or unreadable: no picture yet") from None
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        with self._picture_lock:  # matplotlib draws one picture at a time
-            cached = self._pictures.get(key)
-            if cached and cached[0] == stamp:
-                return cached[1]
-            from thetaevolve.tasks import get_task
-
-            task = get_task(info.task)
-            with tempfile.TemporaryDirectory() as tmp:
-                target = Path(tmp) / "solution.png"
-                if not task.plot_solution(solution, target):
-                    raise NotFound(f"{path} holds no solution the task can draw")
-                data = target.read_bytes()
-            self._pictures[key] = (stamp, data)
-            return data

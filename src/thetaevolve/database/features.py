@@ -1,7 +1,8 @@
 """MAP-Elites coordinates: which cell of an island's grid a program falls in.
 
-Each feature is min-max scaled over the values seen so far (OpenEvolve's rule,
-docs/references.md#thetaevolve-features) and cut into ``bins`` equal bins; the cell is the mixed-radix number
+Each feature is min-max scaled over the values seen so far (OpenEvolve's rule, as
+ThetaEvolve's ``database.py`` inserts a program; arXiv 2511.23473, docs/references.md,
+"Program database") and cut into ``bins`` equal bins; the cell is the mixed-radix number
 of the bins. The running ranges are part of the store's state, and each program's cell is
 stored with it, so a reopened store puts every program back in the cell it had.
 """

@@ -15,12 +15,13 @@ re-initialisation) have no texts of their own: they point at their origin's.
 from __future__ import annotations
 
 import json
+import operator
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from thetaevolve.database.records import ProgramRecord
 from thetaevolve.errors import UserError
@@ -36,6 +37,9 @@ SCHEMA_VERSION = 1
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _TABLES = ("programs", "program_texts", "evictions", "meta", "state")
 
+# ``programs.batch`` and ``evictions.batch`` hold the commit index (``Row.commit_index``: the
+# initial program's commit is 1), not the gym's batch index (``iteration``). The columns keep
+# the name they were created with, so that existing run directories still open.
 _SCHEMA = """
 CREATE TABLE programs (
     id INTEGER PRIMARY KEY,
@@ -69,13 +73,6 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-_RECORD_COLUMNS = (
-    "p.id, p.parent_id, p.island, p.generation, p.iteration, t.code, p.code_hash, p.outcome, "
-    "p.score, p.fitness, p.reward, t.metrics, t.prompt, t.response, t.detail, p.created_at, "
-    "p.kind, p.origin_id"
-)
-_RECORD_FROM = "programs p LEFT JOIN program_texts t ON t.id = p.origin_id"
-
 
 class StoreError(UserError, RuntimeError):
     """The store file cannot be used; the message names the file and what to do."""
@@ -83,7 +80,7 @@ class StoreError(UserError, RuntimeError):
 
 @dataclass(frozen=True)
 class Row:
-    """One row of ``programs`` plus, for a proposal, its texts (what ``insert`` writes)."""
+    """One row of ``programs`` plus, for a proposal, its texts (what ``write`` inserts)."""
 
     id: int
     parent_id: int | None
@@ -91,8 +88,8 @@ class Row:
     kind: str
     island: int
     generation: int
-    iteration: int
-    batch: int
+    iteration: int  # the gym's batch index (0: the initial program)
+    commit_index: int  # the commit that wrote it, counted from 1 (the initial program's)
     outcome: str
     score: float | None
     fitness: float | None
@@ -108,29 +105,122 @@ class Row:
     detail: str = ""
 
 
+# Column lists are derived from names, so that a reordered column cannot shift a value into
+# the wrong field. ``programs`` columns by the ``Row`` attribute they come from; the one
+# column whose stored name differs from its attribute is mapped (see the note at _SCHEMA).
+_PROGRAM_ATTRIBUTES = (
+    "id", "parent_id", "origin_id", "kind", "island", "generation", "iteration",
+    "commit_index", "outcome", "score", "fitness", "reward", "cell", "hash_key", "code_hash",
+    "created_at",
+)
+_TEXT_ATTRIBUTES = ("id", "code", "metrics", "prompt", "response", "detail")
+_TEXT_COLUMNS = frozenset(_TEXT_ATTRIBUTES) - {"id"}  # read from program_texts in a join
+_STORED_NAME = {"commit_index": "batch"}
+
+
+def _insert(table: str, attributes: tuple[str, ...]) -> str:
+    columns = ", ".join(_STORED_NAME.get(name, name) for name in attributes)
+    return f"INSERT INTO {table} ({columns}) VALUES ({','.join('?' * len(attributes))})"
+
+
+_INSERT_PROGRAM = _insert("programs", _PROGRAM_ATTRIBUTES)
+_INSERT_TEXTS = _insert("program_texts", _TEXT_ATTRIBUTES)
+_program_values = operator.attrgetter(*_PROGRAM_ATTRIBUTES)
+_text_values = operator.attrgetter(*_TEXT_ATTRIBUTES)
+
+
+class IndexColumns(NamedTuple):
+    """One chunk of ``index_columns``, column by column: what the index is rebuilt from.
+
+    The field names are the SELECT list (with ``_DERIVED_COLUMNS`` for the derived ones),
+    so a field and its column cannot drift apart.
+    """
+
+    id: tuple[int, ...]
+    island: tuple[int, ...]
+    ok_fitness: tuple[float | None, ...]  # None for a failure
+    cell: tuple[int, ...]
+    generation: tuple[int, ...]
+    hash_key: tuple[int, ...]
+    is_proposal: tuple[int, ...]  # SQLite booleans are 0 or 1
+    origin_id: tuple[int, ...]
+    outcome: tuple[str, ...]
+    iteration: tuple[int, ...]
+    is_root: tuple[int, ...]
+
+
+# Values computed in the SELECT, by the field name they are read under.
+_DERIVED_COLUMNS = {
+    "ok_fitness": "CASE WHEN outcome = 'ok' THEN fitness END",
+    "is_proposal": "kind = 'proposal'",
+    "is_root": "parent_id IS NULL",
+}
+_INDEX_SELECT = ", ".join(_DERIVED_COLUMNS.get(name, name) for name in IndexColumns._fields)
+
+
+class LineageRow(NamedTuple):
+    """One row of ``lineage_rows``: what the PUCT sampler is rebuilt from."""
+
+    id: int
+    parent_id: int | None
+    ok_fitness: float | None  # None for a failure
+    is_proposal: int
+
+
+_LINEAGE_SELECT = ", ".join(_DERIVED_COLUMNS.get(name, name) for name in LineageRow._fields)
+
+
+class _RecordColumns(NamedTuple):
+    """One row of ``_RECORD_SELECT``, by name (texts come from the origin's row)."""
+
+    id: int
+    parent_id: int | None
+    island: int
+    generation: int
+    iteration: int
+    code: str | None  # NULL only if the origin's texts are missing
+    code_hash: str
+    outcome: str
+    score: float | None
+    fitness: float | None
+    reward: float
+    metrics: str | None
+    prompt: str | None
+    response: str | None
+    detail: str | None
+    created_at: float
+    kind: str
+    origin_id: int
+
+
+_RECORD_SELECT = "SELECT " + ", ".join(
+    ("t." if name in _TEXT_COLUMNS else "p.") + name for name in _RecordColumns._fields
+) + " FROM programs p LEFT JOIN program_texts t ON t.id = p.origin_id"
+
 _OUTCOMES = {o.value: o for o in Outcome}
 
 
-def _record(row: Sequence[Any]) -> ProgramRecord:
+def _record(values: Sequence[Any]) -> ProgramRecord:
+    row = _RecordColumns._make(values)
     return ProgramRecord(
-        id=row[0],
-        parent_id=row[1],
-        island=row[2],
-        generation=row[3],
-        iteration=row[4],
-        code=row[5] or "",
-        code_hash=row[6],
-        outcome=_OUTCOMES[row[7]],
-        score=row[8],
-        fitness=row[9],
-        reward=row[10],
-        metrics=json.loads(row[11]) if row[11] and row[11] != "{}" else {},
-        prompt=row[12] or "",
-        response=row[13] or "",
-        detail=row[14] or "",
-        created_at=row[15],
-        kind=row[16],
-        origin_id=None if row[16] == "proposal" else row[17],
+        id=row.id,
+        parent_id=row.parent_id,
+        island=row.island,
+        generation=row.generation,
+        iteration=row.iteration,
+        code=row.code or "",
+        code_hash=row.code_hash,
+        outcome=_OUTCOMES[row.outcome],
+        score=row.score,
+        fitness=row.fitness,
+        reward=row.reward,
+        metrics=json.loads(row.metrics) if row.metrics and row.metrics != "{}" else {},
+        prompt=row.prompt or "",
+        response=row.response or "",
+        detail=row.detail or "",
+        created_at=row.created_at,
+        kind=row.kind,
+        origin_id=None if row.kind == "proposal" else row.origin_id,
     )
 
 
@@ -225,21 +315,20 @@ class SQLiteStore:
 
     # ---- reading --------------------------------------------------------------------------
 
-    def index_rows(self) -> sqlite3.Cursor:
-        """(id, island, fitness if ok, cell, generation, hash_key, is_proposal, origin_id,
-        outcome, iteration, is_root), in id order: what the in-memory index is built from."""
-        return self._db.execute(
-            "SELECT id, island, CASE WHEN outcome = 'ok' THEN fitness END, cell, generation, "
-            "hash_key, kind = 'proposal', origin_id, outcome, iteration, parent_id IS NULL "
-            "FROM programs ORDER BY id"
-        )
+    def index_columns(self, chunk_size: int = 1 << 16) -> Iterator[IndexColumns]:
+        """The small columns of every program in id order, in chunks of ``chunk_size`` rows
+        (one ``IndexColumns`` per chunk): what the in-memory index is rebuilt from."""
+        cursor = self._db.execute(f"SELECT {_INDEX_SELECT} FROM programs ORDER BY id")
+        while True:
+            chunk = cursor.fetchmany(chunk_size)
+            if not chunk:
+                return
+            yield IndexColumns._make(zip(*chunk))
 
-    def lineage_rows(self) -> sqlite3.Cursor:
-        """(id, parent_id, fitness if ok, is_proposal) in id order, for the PUCT sampler."""
-        return self._db.execute(
-            "SELECT id, parent_id, CASE WHEN outcome = 'ok' THEN fitness END, "
-            "kind = 'proposal' FROM programs ORDER BY id"
-        )
+    def lineage_rows(self) -> Iterator[LineageRow]:
+        """Every program's parent link and fitness, in id order, for the PUCT sampler."""
+        cursor = self._db.execute(f"SELECT {_LINEAGE_SELECT} FROM programs ORDER BY id")
+        return map(LineageRow._make, cursor)
 
     def max_id(self) -> int:
         return int(self._db.execute("SELECT coalesce(max(id), 0) FROM programs").fetchone()[0])
@@ -252,31 +341,35 @@ class SQLiteStore:
         unique = list(dict.fromkeys(ids))
         if len(unique) == 1:
             row = self._db.execute(
-                f"SELECT {_RECORD_COLUMNS} FROM {_RECORD_FROM} WHERE p.id = ?", unique
+                f"{_RECORD_SELECT} WHERE p.id = ?", unique
             ).fetchone()
-            return {} if row is None else {row[0]: _record(row)}
+            if row is None:
+                return {}
+            record = _record(row)
+            return {record.id: record}
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for row in self._db.execute(
-                f"SELECT {_RECORD_COLUMNS} FROM {_RECORD_FROM} WHERE p.id IN ({marks})", chunk
+                f"{_RECORD_SELECT} WHERE p.id IN ({marks})", chunk
             ):
-                out[row[0]] = _record(row)
+                record = _record(row)
+                out[record.id] = record
         return out
 
     def iter_records(self, batch: int = 256) -> Iterator[ProgramRecord]:
         last = 0
         while True:
             rows = self._db.execute(
-                f"SELECT {_RECORD_COLUMNS} FROM {_RECORD_FROM} WHERE p.id > ? ORDER BY p.id "
-                "LIMIT ?",
+                f"{_RECORD_SELECT} WHERE p.id > ? ORDER BY p.id LIMIT ?",
                 (last, batch),
             ).fetchall()
             if not rows:
                 return
             for row in rows:
-                yield _record(row)
-            last = rows[-1][0]
+                record = _record(row)
+                yield record
+            last = record.id
 
     def proposal_scores(self, batch: int = 4096) -> Iterator[float | None]:
         """The score column of every proposal in id order, without reading code or texts."""
@@ -289,9 +382,9 @@ class SQLiteStore:
             ).fetchall()
             if not rows:
                 return
-            for row in rows:
-                yield row[1]
-            last = rows[-1][0]
+            ids, scores = zip(*rows)
+            yield from scores
+            last = ids[-1]
 
     def has_hash(self, hash_key: int, code_hash: str) -> bool:
         row = self._db.execute(
@@ -313,33 +406,18 @@ class SQLiteStore:
         state: dict[str, Any] | None = None,
         meta: dict[str, Any] | None = None,
     ) -> None:
-        """Everything of one commit in one transaction: all of it lands, or none of it."""
+        """Everything of one commit in one transaction: all of it lands, or none of it.
+
+        ``evictions`` are (program id, commit index of the commit that evicted it).
+        """
         if self.read_only:
             raise StoreError(f"{self.path} was opened read-only; nothing can be written")
         db = self._db
         rows = list(rows)
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.executemany(
-                "INSERT INTO programs (id, parent_id, origin_id, kind, island, generation, "
-                "iteration, batch, outcome, score, fitness, reward, cell, hash_key, code_hash, "
-                "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (r.id, r.parent_id, r.origin_id, r.kind, r.island, r.generation, r.iteration,
-                     r.batch, r.outcome, r.score, r.fitness, r.reward, r.cell, r.hash_key,
-                     r.code_hash, r.created_at)
-                    for r in rows
-                ],
-            )
-            db.executemany(
-                "INSERT INTO program_texts (id, code, metrics, prompt, response, detail) "
-                "VALUES (?,?,?,?,?,?)",
-                [
-                    (r.id, r.code, r.metrics, r.prompt, r.response, r.detail)
-                    for r in rows
-                    if r.code is not None
-                ],
-            )
+            db.executemany(_INSERT_PROGRAM, [_program_values(r) for r in rows])
+            db.executemany(_INSERT_TEXTS, [_text_values(r) for r in rows if r.code is not None])
             db.executemany("INSERT INTO evictions (id, batch) VALUES (?, ?)", list(evictions))
             for table, values in (("state", state), ("meta", meta)):
                 if values:

@@ -21,9 +21,10 @@ when the RL reward shaping does.
 incrementally by the index), as TTT-Discover keeps a buffer of its best 1000 states. One
 batch scores them with one vectorised pass, then walks parent links for the lineage rule:
 O(K + B D) per batch for K archive states, B parents and lineages D generations deep.
-Nothing scans the stored programs, so the cost does not grow with the store
-(sampling never scans the store); it grows with D. ``benchmarks/puct.py`` measures it: 0.2 ms per
-batch of 32 at 10^3 programs, 1.7 ms at 10^5 (D = 391), on the 2-core build machine.
+Nothing scans the stored programs, so the cost does not grow with the store (the rule
+for all of the database: no pass over all N programs per proposal); it grows with D.
+``benchmarks/puct.py`` measures it: 0.2 ms per batch of 32 at 10^3 programs, 1.7 ms at
+10^5 (D = 391), on the 2-core build machine.
 
 **Lineages.** Within one batch no state is picked that is an ancestor or a descendant of
 a state already picked (siblings and cousins may both be picked: otherwise the shared
@@ -43,6 +44,8 @@ import math
 from collections.abc import Iterable
 
 import numpy as np
+
+from thetaevolve.database.persistence import LineageRow
 
 
 class PUCTState:
@@ -92,16 +95,14 @@ class PUCTState:
         self.parent[pid] = self.parent[origin]
 
     @classmethod
-    def from_rows(
-        cls, rows: Iterable[tuple[int, int | None, float | None, bool]]
-    ) -> "PUCTState":
-        """From (id, parent_id, fitness if ok, is_proposal) in id order."""
+    def from_rows(cls, rows: Iterable[LineageRow]) -> "PUCTState":
+        """From the store's lineage rows, in id order."""
         state = cls()
-        for pid, parent_id, fitness, is_proposal in rows:
-            if is_proposal:
-                state.add_proposal(pid, parent_id, fitness)
+        for row in rows:
+            if row.is_proposal:
+                state.add_proposal(row.id, row.parent_id, row.ok_fitness)
             else:
-                state.add_copy(pid, parent_id if parent_id is not None else pid)
+                state.add_copy(row.id, row.parent_id if row.parent_id is not None else row.id)
         return state
 
     # ---- selecting ----------------------------------------------------------------------

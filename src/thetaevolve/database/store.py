@@ -12,17 +12,19 @@ The rules, in one place:
   puts the child on the copy's island. ``count()`` and ``outcome_counts()`` count proposals
   only (committed ChildDrafts), so run budgets are not inflated by copies.
 * **Which island a draw is for.** Draw ``i`` of a ``sample_batch`` call is for island
-  ``(commits + i) % num_islands``, where ``commits`` is the number of commits so far: every
-  island gets its share and the rotation moves on with every batch. An island with no
-  population falls back to the whole population.
-* **Parent sampling** (ThetaEvolve's ratios, docs/references.md#thetaevolve-parent-sampling): with probability
-  ``exploration_ratio`` a uniform member of the island; with ``exploitation_ratio`` a uniform
-  archive member on that island (the island's best if it has none); otherwise a uniform
-  member of the whole population. Failures are never members. ``database.sampler`` swaps
-  this rule: ``puct`` picks the batch's parents among the archive by TTT-Discover's PUCT
-  score, no lineage twice (``puct.py``); ``initial`` gives every draw the initial program
-  and no inspirations or top programs (the best-of-N baseline). Either way the child goes
-  on its parent's island.
+  ``(commits + i) % num_islands``, where ``commits`` is the number of commits so far (the
+  last ``commit_index``; the initial program's commit is 1): every island gets its share
+  and the rotation moves on with every batch. An island with no population falls back to
+  the whole population.
+* **Parent sampling** (ThetaEvolve's ratios, arXiv 2511.23473, drawn as its OpenEvolve-based
+  ``database.py`` ``_sample_parent`` does; docs/references.md, "Program database"): with
+  probability ``exploration_ratio`` a uniform member of the island; with
+  ``exploitation_ratio`` a uniform archive member on that island (the island's best if it
+  has none); otherwise a uniform member of the whole population. Failures are never
+  members. ``database.sampler`` swaps this rule: ``puct`` picks the batch's parents among
+  the archive by TTT-Discover's PUCT score, no lineage twice (``puct.py``); ``initial``
+  gives every draw the initial program and no inspirations or top programs (the best-of-N
+  baseline). Either way the child goes on its parent's island.
 * **Inspirations** come from the parent's island: elites of other MAP-Elites cells (diverse),
   then uniform members; **top programs** are the island's best, the parent excluded.
 * **Migration** (ring): whenever the largest generation reached since the last migration is
@@ -33,10 +35,12 @@ The rules, in one place:
   Evicted programs stay stored (and keep counting for ``contains_hash``).
 * **Re-initialisation**, every ``reinit_every`` commits, or by ThetaEvolve's stagnation
   rule (``reinit_ratio`` > 0: the live population's best and second-lowest fitness are
-  within that ratio of the best, between ``reinit_min_batches`` and a forced one after
-  ``reinit_max_batches``): the population is cleared and restarts from a copy of the
-  initial program on every island plus the ``reinit_keep_best`` best programs ever found,
-  dealt round-robin over the islands.
+  within that ratio of the best; no sooner than ``reinit_min_batches`` commits after the
+  last one, and forced after ``reinit_max_batches``): the population is cleared and
+  restarts from a copy of the initial program on every island plus the
+  ``reinit_keep_best`` best programs ever found, dealt round-robin over the islands. These
+  settings count commits (``commit_index``), not gym batches (``ProgramRecord.iteration``):
+  with one initial program, commit ``k`` is gym batch ``k - 1``.
 
 Reproducibility: sampling depends only on the rng and the store's contents (see index.py).
 Cost: sampling and inserting are O(1) or O(log) in the store's size; eviction, migration and
@@ -63,9 +67,16 @@ import numpy as np
 from thetaevolve.config import DatabaseConfig
 from thetaevolve.database.features import FeatureGrid
 from thetaevolve.database.index import PopulationIndex, hash_key
-from thetaevolve.database.persistence import Row, SQLiteStore, StoreError, damaged
+from thetaevolve.database.persistence import (
+    IndexColumns,
+    Row,
+    SQLiteStore,
+    StoreError,
+    damaged,
+)
 from thetaevolve.database.puct import PUCTState
 from thetaevolve.database.records import ChildDraft, ParentSample, ProgramRecord
+from thetaevolve.database.snapshot import DatabaseSnapshot, IndexSnapshot, PUCTSnapshot
 from thetaevolve.types import Outcome
 
 PROPOSAL, SEED, MIGRANT, REINIT = "proposal", "seed", "migrant", "reinit"
@@ -165,44 +176,40 @@ class ProgramDatabase:
         index.ensure(end)
         index.end = max(end, 1)
         best_fit = -math.inf
-        cursor = store.index_rows()
-        while True:
-            chunk = cursor.fetchmany(1 << 16)
-            if not chunk:
-                break
-            (ids, islands, fits, cells, gens, keys, proposal, origins, outcomes, iterations,
-             roots) = zip(*chunk)
-            pid = np.array(ids, dtype=np.int64)
-            fit = np.array([np.nan if f is None else f for f in fits], dtype=np.float64)
-            index.island[pid] = islands
+        for chunk in store.index_columns():
+            pid = np.array(chunk.id, dtype=np.int64)
+            fit = np.array([np.nan if f is None else f for f in chunk.ok_fitness],
+                           dtype=np.float64)
+            index.island[pid] = chunk.island
             index.fitness[pid] = fit
-            index.cell[pid] = cells
-            index.generation[pid] = gens
+            index.cell[pid] = chunk.cell
+            index.generation[pid] = chunk.generation
             index.live[pid] = ~np.isnan(fit) & (pid >= boundary)
-            index.hashes.update(keys)
-            is_proposal = np.array(proposal, dtype=np.bool_)
-            self._proposals += int(is_proposal.sum())
-            self._outcomes.update(o for o, p in zip(outcomes, proposal) if p)
-            if is_proposal.any():
-                top = int(np.array(iterations, dtype=np.int64)[is_proposal].max())
-                self._max_iteration = max(self._max_iteration, top)
+            index.hashes.update(chunk.hash_key)
+            is_proposal = np.array(chunk.is_proposal, dtype=np.bool_)
+            self._count_proposals(chunk, is_proposal)
             if self._initial_id is None:
-                for row in chunk:
-                    if row[6] and row[10] and row[2] is not None:
-                        self._initial_id = row[0]
-                        break
+                self._initial_id = _first_initial(chunk)
             for i in np.flatnonzero(~is_proposal).tolist():
-                self._origin_of[ids[i]] = origins[i]
+                self._origin_of[chunk.id[i]] = chunk.origin_id[i]
             if not np.all(np.isnan(fit)):
                 position = int(np.nanargmax(fit))
                 if fit[position] > best_fit:  # strictly: the earliest best wins ties
-                    best_fit, self._best_id = float(fit[position]), ids[position]
+                    best_fit, self._best_id = float(fit[position]), chunk.id[position]
         evicted = store.evicted_ids()
         if evicted:
             index.live[np.asarray(evicted, dtype=np.int64)] = False
-        for pid, origin in self._origin_of.items():
-            if index.live[pid]:
-                self._copied[int(index.island[pid])].add(origin)
+        for copy_id, origin in self._origin_of.items():
+            if index.live[copy_id]:
+                self._copied[int(index.island[copy_id])].add(origin)
+
+    def _count_proposals(self, chunk: IndexColumns, is_proposal: np.ndarray) -> None:
+        """The proposal counters (count, outcomes, largest iteration) of one chunk."""
+        self._proposals += int(is_proposal.sum())
+        self._outcomes.update(o for o, p in zip(chunk.outcome, chunk.is_proposal) if p)
+        if is_proposal.any():
+            top = int(np.array(chunk.iteration, dtype=np.int64)[is_proposal].max())
+            self._max_iteration = max(self._max_iteration, top)
 
     # ---- reading ----------------------------------------------------------------------------
 
@@ -219,6 +226,11 @@ class ProgramDatabase:
     def population_count(self) -> int:
         """Programs that can be sampled as parents now (copies included)."""
         return self._index.sampleable_count()
+
+    def index_nbytes(self) -> int:
+        """Bytes the in-memory index holds, by its own count (benchmarks/database.py reports
+        it beside a tracemalloc measurement)."""
+        return self._index.nbytes()
 
     def island_sizes(self) -> list[int]:
         return [len(m) for m in self._index.members]
@@ -282,6 +294,24 @@ class ProgramDatabase:
         with self._lock:
             self._store.write((), meta={key: value})
             self._meta[key] = value
+
+    def debug_snapshot(self) -> DatabaseSnapshot:
+        """Everything sampling depends on, as one comparable value (see snapshot.py): a
+        live database and the same store reopened give equal snapshots."""
+        with self._lock:
+            index = self._index
+            return DatabaseSnapshot(
+                index=IndexSnapshot.of(index),
+                copied=tuple(tuple(sorted(s)) for s in self._copied),
+                state=copy.deepcopy(self._state),
+                best_id=self._best_id,
+                count=self.count(),
+                outcome_counts=self.outcome_counts(),
+                max_iteration=self.max_iteration(),
+                evicted=tuple(self._store.evicted_ids()),
+                puct=None if self._puct is None else PUCTSnapshot.of(self._puct, index.end),
+                cached_records=len(self._cache),
+            )
 
     def close(self) -> None:
         with self._lock:
@@ -476,55 +506,58 @@ class ProgramDatabase:
         """Update the index for the batch and return the rows and evictions to write."""
         index, state = self._index, self._state
         state["commits"] += 1
-        batch = state["commits"]
+        commit_index = state["commits"]  # this commit's number: 1 for the initial program
         now = time.time()
-        rows: list[Row] = []
-        seeds: list[int] = []
         self._pending = {}
-        for child in children:
-            pid = index.end
-            if child.parent_id is None:
-                island, generation = 0, 0
-            else:
-                island = int(index.island[child.parent_id])
-                generation = int(index.generation[child.parent_id]) + 1
-            ok = child.outcome is Outcome.OK
-            cell = self._grid.cell(child.fitness, child.code, child.metrics) if ok else -1
-            key = hash_key(child.code_hash)
-            row = Row(
-                id=pid, parent_id=child.parent_id, origin_id=pid, kind=PROPOSAL, island=island,
-                generation=generation, iteration=child.iteration, batch=batch,
-                outcome=child.outcome.value, score=child.score, fitness=child.fitness,
-                reward=float(child.reward), cell=cell, hash_key=key, code_hash=child.code_hash,
-                created_at=now, code=child.code, metrics=json.dumps(child.metrics),
-                prompt=child.prompt, response=child.response, detail=child.detail,
-            )
-            rows.append(row)
-            self._pending[pid] = row
-            index.add(pid, island, child.fitness if ok else None, cell, generation, key, ok)
-            if self._puct is not None:
-                self._puct.add_proposal(pid, child.parent_id, child.fitness if ok else None)
-            self._proposals += 1
-            self._outcomes[child.outcome.value] += 1
-            self._max_iteration = max(self._max_iteration, child.iteration)
-            if ok:
-                state["max_generation"] = max(state["max_generation"], generation)
-                if self._best_id is None or child.fitness > index.fitness[self._best_id]:
-                    self._best_id = pid
-                if child.parent_id is None:
-                    seeds.append(pid)
-                    if self._initial_id is None:
-                        self._initial_id = pid
+        rows = [self._add_proposal(child, commit_index, now) for child in children]
+        seeds = [row.id for row, child in zip(rows, children)
+                 if child.parent_id is None and child.outcome is Outcome.OK]
         for origin in seeds:
             for island in range(self.config.num_islands):
                 if not index.members[island]:
-                    rows.append(self._copy(origin, island, SEED, batch, now))
-        rows.extend(self._migrate(batch, now))
-        evictions = self._evict(batch)
-        rows.extend(self._maybe_reinit(batch, now))
+                    rows.append(self._copy(origin, island, SEED, commit_index, now))
+        rows.extend(self._migrate(commit_index, now))
+        evictions = self._evict(commit_index)
+        rows.extend(self._maybe_reinit(commit_index, now))
         return rows, evictions
 
-    def _copy(self, origin: int, island: int, kind: str, batch: int, now: float,
+    def _add_proposal(self, child: ChildDraft, commit_index: int, now: float) -> Row:
+        """Place one committed child in the index and the counters; returns its row."""
+        index, state = self._index, self._state
+        pid = index.end
+        if child.parent_id is None:
+            island, generation = 0, 0
+        else:
+            island = int(index.island[child.parent_id])
+            generation = int(index.generation[child.parent_id]) + 1
+        # _check_child made sure that an ok child has a finite fitness; failures rank nowhere.
+        fitness = child.fitness if child.outcome is Outcome.OK else None
+        cell = -1 if fitness is None else self._grid.cell(fitness, child.code, child.metrics)
+        key = hash_key(child.code_hash)
+        row = Row(
+            id=pid, parent_id=child.parent_id, origin_id=pid, kind=PROPOSAL, island=island,
+            generation=generation, iteration=child.iteration, commit_index=commit_index,
+            outcome=child.outcome.value, score=child.score, fitness=child.fitness,
+            reward=float(child.reward), cell=cell, hash_key=key, code_hash=child.code_hash,
+            created_at=now, code=child.code, metrics=json.dumps(child.metrics),
+            prompt=child.prompt, response=child.response, detail=child.detail,
+        )
+        self._pending[pid] = row
+        index.add(pid, island, fitness, cell, generation, key, fitness is not None)
+        if self._puct is not None:
+            self._puct.add_proposal(pid, child.parent_id, fitness)
+        self._proposals += 1
+        self._outcomes[child.outcome.value] += 1
+        self._max_iteration = max(self._max_iteration, child.iteration)
+        if fitness is not None:
+            state["max_generation"] = max(state["max_generation"], generation)
+            if self._best_id is None or fitness > index.fitness[self._best_id]:
+                self._best_id = pid
+            if child.parent_id is None and self._initial_id is None:
+                self._initial_id = pid
+        return row
+
+    def _copy(self, origin: int, island: int, kind: str, commit_index: int, now: float,
               generation: int | None = None) -> Row:
         """A copy of ``origin`` on ``island`` (one more row pointing at the origin's texts)."""
         index = self._index
@@ -546,13 +579,13 @@ class ProgramDatabase:
         self._copied[island].add(origin)
         return Row(
             id=pid, parent_id=origin, origin_id=origin, kind=kind, island=island,
-            generation=gen, iteration=source.iteration, batch=batch, outcome=outcome,
-            score=source.score, fitness=source.fitness, reward=source.reward,
-            cell=int(index.cell[origin]), hash_key=key,
-            code_hash=source.code_hash, created_at=now,
+            generation=gen, iteration=source.iteration, commit_index=commit_index,
+            outcome=outcome, score=source.score, fitness=source.fitness, reward=source.reward,
+            cell=int(index.cell[origin]), hash_key=key, code_hash=source.code_hash,
+            created_at=now,
         )
 
-    def _migrate(self, batch: int, now: float) -> list[Row]:
+    def _migrate(self, commit_index: int, now: float) -> list[Row]:
         config, state, index = self.config, self._state, self._index
         n = config.num_islands
         if (config.migration_interval == 0 or n < 2
@@ -569,10 +602,10 @@ class ProgramDatabase:
                     home = int(index.island[origin])
                     if (home == target and index.live[origin]) or origin in self._copied[target]:
                         continue
-                    rows.append(self._copy(pid, target, MIGRANT, batch, now))
+                    rows.append(self._copy(pid, target, MIGRANT, commit_index, now))
         return rows
 
-    def _evict(self, batch: int) -> list[tuple[int, int]]:
+    def _evict(self, commit_index: int) -> list[tuple[int, int]]:
         index, cap = self._index, self.config.population_size
         gone: list[int] = []
         for island in range(self.config.num_islands):
@@ -586,16 +619,24 @@ class ProgramDatabase:
                 origin = self._origin_of.get(pid)
                 if origin is not None:
                     self._copied[int(index.island[pid])].discard(origin)
-        return [(pid, batch) for pid in sorted(gone)]
+        return [(pid, commit_index) for pid in sorted(gone)]
 
-    def _reinit_due(self, batch: int) -> bool:
-        """The periodic rule (``reinit_every``) or ThetaEvolve's stagnation rule."""
+    def _reinit_due(self, commit_index: int) -> bool:
+        """The periodic rule (``reinit_every``) or ThetaEvolve's stagnation rule.
+
+        Both count commits (``commit_index``: the initial program's commit is 1, and every
+        gym batch is one commit), not the gym's batch index ``ProgramRecord.iteration``:
+        ``reinit_every=k`` re-initialises in commits k, 2k, ... (the copies land in that
+        commit's transaction), which with one initial program are gym batches k - 1,
+        2k - 1, ...; ``reinit_min_batches`` and ``reinit_max_batches`` are commits since
+        the last re-initialisation.
+        """
         config, index = self.config, self._index
-        if config.reinit_every and batch % config.reinit_every == 0:
+        if config.reinit_every and commit_index % config.reinit_every == 0:
             return True
         if config.reinit_ratio <= 0:
             return False
-        since = batch - int(self._state.get("reinit_batch", 0))
+        since = commit_index - int(self._state.get("reinit_batch", 0))
         if since < config.reinit_min_batches:
             return False
         if config.reinit_max_batches and since >= config.reinit_max_batches:
@@ -603,11 +644,11 @@ class ProgramDatabase:
         live = np.flatnonzero(index.live[: index.end])
         return _stagnated(index.fitness[live], config.reinit_ratio)
 
-    def _maybe_reinit(self, batch: int, now: float) -> list[Row]:
+    def _maybe_reinit(self, commit_index: int, now: float) -> list[Row]:
         config, index, state = self.config, self._index, self._state
-        if self._initial_id is None or not self._reinit_due(batch):
+        if self._initial_id is None or not self._reinit_due(commit_index):
             return []
-        state["reinit_batch"] = batch
+        state["reinit_batch"] = commit_index  # a commit index, under its stored key name
         # The best proposals ever found (copies share their origin's fitness, so they are
         # left out), the initial program excluded: it comes back on every island anyway.
         ok_ids = np.flatnonzero(~np.isnan(index.fitness[: index.end]))
@@ -620,12 +661,21 @@ class ProgramDatabase:
         state["boundary"] = index.end
         state["migrated_at"] = 0
         state["max_generation"] = 0
-        rows = [self._copy(self._initial_id, i, REINIT, batch, now, generation=0)
+        rows = [self._copy(self._initial_id, i, REINIT, commit_index, now, generation=0)
                 for i in range(config.num_islands)]
         for position, pid in enumerate(keep):
-            rows.append(self._copy(pid, position % config.num_islands, REINIT, batch, now,
-                                   generation=0))
+            island = position % config.num_islands
+            rows.append(self._copy(pid, island, REINIT, commit_index, now, generation=0))
         return rows
+
+
+def _first_initial(chunk: IndexColumns) -> int | None:
+    """The first successful root proposal of a chunk (the run's initial program), if any."""
+    for pid, proposal, root, fitness in zip(chunk.id, chunk.is_proposal, chunk.is_root,
+                                            chunk.ok_fitness):
+        if proposal and root and fitness is not None:
+            return pid
+    return None
 
 
 def _stagnated(fitness: np.ndarray, ratio: float) -> bool:

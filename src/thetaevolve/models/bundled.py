@@ -58,7 +58,7 @@ BUNDLED: dict[str, BundledModel] = {
 
 
 def is_bundled(spec: str | None) -> bool:
-    return bool(spec) and spec.strip().lower() in BUNDLED
+    return spec is not None and spec.strip().lower() in BUNDLED
 
 
 def cache_root() -> Path:
@@ -85,7 +85,7 @@ def find_gguf(model: BundledModel) -> tuple[Path, str]:
         ) from None
     for entry in dist.files or []:
         if entry.name == model.gguf_file:
-            path = Path(dist.locate_file(entry))
+            path = Path(str(dist.locate_file(entry)))  # a SimplePath, which Path() does not take
             if path.is_file():
                 return path, dist.version
     raise UserError(

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from thetaevolve.errors import UserError
 from thetaevolve.models.bundled import describe, resolve_model
 from thetaevolve.models.chat import prepare_for_generation
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 INSTALL_HINT = "pip install 'thetaevolve[rl]' (torch and transformers)"
@@ -46,34 +49,47 @@ def load_for_generation(
     """(model in eval mode on its device, tokenizer ready for batched chat, device)."""
     try:
         import torch  # noqa: F401
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        import transformers  # noqa: F401
     except ImportError as exc:
         raise UserError(f"llm.kind=transformers needs {INSTALL_HINT} ({exc})") from None
     device = pick_device(device)
     if spec.startswith("random:"):
-        # A randomly initialised model with an in-memory tokenizer (smoke tests, the GPU
-        # check): built, not loaded, so nothing is downloaded.
-        from thetaevolve.rl.models import build_random
+        model, tokenizer = _build_random(spec)
+        # transformers wraps Module.to in a decorator that mypy cannot call as a method.
+        model.to(device=device, dtype=pick_dtype(dtype, device))  # type: ignore[call-arg]
+    else:
+        model, tokenizer = _load_saved(spec, pick_dtype(dtype, device), trust_remote_code)
+        model.to(device)  # type: ignore[arg-type]  # the same decorator as above
+    model.eval()
+    prepare_for_generation(tokenizer, model)
+    return model, tokenizer, device
 
-        try:
-            model, tokenizer = build_random(spec[len("random:"):])
-        except ValueError as exc:
-            raise UserError(f"--model {spec}: {exc}") from None
-        model.to(device=device, dtype=pick_dtype(dtype, device))
-        model.eval()
-        prepare_for_generation(tokenizer, model)
-        return model, tokenizer, device
+
+def _build_random(spec: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A randomly initialised model with an in-memory tokenizer (smoke tests, the GPU
+    check): built, not loaded, so nothing is downloaded."""
+    from thetaevolve.models.random_model import build_random
+
+    try:
+        return build_random(spec[len("random:"):])
+    except ValueError as exc:
+        raise UserError(f"--model {spec}: {exc}") from None
+
+
+def _load_saved(spec: str, dtype: Any, trust_remote_code: bool
+                ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A bundled name, a saved model folder, or a hub id in the local cache."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     source = resolve_model(spec)
     where = Path(source).expanduser()
     if where.exists() and not (where / "config.json").is_file():
         raise UserError(f"--model {spec}: {where} has no config.json, so it is not a saved model folder")
+    name = str(where) if where.exists() else source
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(where) if where.exists() else source,
-                                                  trust_remote_code=trust_remote_code)
-        model = AutoModelForCausalLM.from_pretrained(
-            str(where) if where.exists() else source, dtype=pick_dtype(dtype, device),
-            trust_remote_code=trust_remote_code,
-        )
+        tokenizer = AutoTokenizer.from_pretrained(name, trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype,
+                                                     trust_remote_code=trust_remote_code)
     except OSError as exc:
         offline = " (HF_HUB_OFFLINE=1: only the local cache is used)" if os.environ.get(
             "HF_HUB_OFFLINE") == "1" else ""
@@ -81,7 +97,4 @@ def load_for_generation(
             f"cannot load model {describe(spec)!r}{offline}: {exc}; give a model folder, a "
             "Hugging Face id that is in the local cache, or smollm2-135m"
         ) from None
-    model.to(device)
-    model.eval()
-    prepare_for_generation(tokenizer, model)
-    return model, tokenizer, device
+    return model, tokenizer

@@ -1,7 +1,9 @@
 """``thetaevolve train``: test-time RL on a task, and ``resume`` of a training run.
 
-Registered by ``thetaevolve.cli``; importing this module imports no torch. Launch with
-several processes through ``torchrun`` or ``accelerate launch`` (see docs/rl.md):
+Registered by ``thetaevolve.cli`` without a guard: importing this module imports no torch
+(only the config tree and ``cli_common``), so ``train --help`` works without the rl extra
+and running it says what to install. Launch with several processes through ``torchrun``
+or ``accelerate launch`` (see docs/rl.md):
 
     torchrun --nproc-per-node 2 -m thetaevolve.cli train circle_packing_26 --model random:tiny
 """
@@ -17,12 +19,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from thetaevolve.config import flag_overrides
+from thetaevolve.cli_common import EXIT_OK, CLIError, choices, print_summary, resolve_task
+from thetaevolve.config import DatabaseConfig, GymConfig, RLConfig, flag_overrides
 
-REWARDS = ("original", "rl_normalized", "improve", "random")
-GENERATION = ("transformers", "vllm_colocate", "vllm_server")
-ADVANTAGES = ("grpo", "entropic", "entropic_adaptive")
-SAMPLERS = ("islands", "puct", "initial")
+# The flags' choices, read off the config tree so that the two cannot drift apart.
+REWARDS = choices(GymConfig, "reward")
+GENERATION = choices(RLConfig, "generation")
+ADVANTAGES = choices(RLConfig, "advantage")
+SAMPLERS = choices(DatabaseConfig, "sampler")
 # Each baseline is one flag: the settings it stands for, applied over everything else, so
 # the budget (steps x batch x samples), the model and the seed stay those of the run it is
 # compared with.
@@ -37,7 +41,7 @@ BASELINES: dict[str, list[str]] = {
 INSTALL_HINT = "thetaevolve train needs the rl extra: pip install 'thetaevolve[rl]'"
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "train", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         help="test-time RL: train the model with GRPO on its own search (needs the rl extra)",
@@ -117,8 +121,6 @@ def split_tasks(text: str) -> list[str]:
 
 def _task_overrides(args: argparse.Namespace) -> list[str]:
     """``task=`` for one task; ``rl.tasks`` (and weights) for ``--tasks A,B``."""
-    from thetaevolve.cli import CLIError
-
     tasks_flag = getattr(args, "tasks", None)
     if tasks_flag is None:
         if args.task is None:
@@ -156,8 +158,6 @@ def training_config(args: argparse.Namespace) -> Any:
 
 
 def _require_rl_extra() -> None:
-    from thetaevolve.cli import CLIError
-
     missing = []
     for module in ("torch", "transformers", "trl", "accelerate"):
         try:
@@ -169,11 +169,9 @@ def _require_rl_extra() -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from thetaevolve.cli import EXIT_OK, _task
-
     config = training_config(args)
     for name in config.rl.tasks or [config.task]:
-        _task(name).close()  # a bad problem fails here, before any run directory exists
+        resolve_task(name).close()  # a bad problem fails here, before any run directory exists
     _require_rl_extra()
     from thetaevolve.models.bundled import check_available
 
@@ -209,8 +207,6 @@ def _interrupt_report() -> Iterator[None]:
 
 def resume_training(run_dir: Path, args: argparse.Namespace) -> int:
     """Continue a training run from its newest checkpoint (called by ``thetaevolve resume``)."""
-    from thetaevolve.cli import EXIT_OK
-
     _require_rl_extra()
     from thetaevolve.rl.train import run_training
 
@@ -226,13 +222,11 @@ def resume_training(run_dir: Path, args: argparse.Namespace) -> int:
 def _report(summary: dict[str, Any] | None, quiet: bool) -> None:
     if summary is None:  # not rank 0
         return
-    from thetaevolve.cli import _print_summary
-
     if summary.get("kind") == "train-multi":
         for task_summary in summary["tasks"].values():
-            _print_summary(task_summary)
+            print_summary(task_summary)
     else:
-        _print_summary(summary)
+        print_summary(summary)
     training = summary.get("training") or {}
     times = training.get("step_seconds") or []
     mean = sum(times) / len(times) if times else 0.0
