@@ -27,7 +27,6 @@ from thetaevolve.proposers.openai_client import OpenAIProposer  # noqa: E402
 from thetaevolve.types import Outcome  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from model_fixtures import smollm2_folder  # noqa: E402,F401
 from served_model import ServedModel, llama_cpp_server, transformers_server  # noqa: E402
 
 pytestmark = pytest.mark.slow

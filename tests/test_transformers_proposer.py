@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -19,9 +17,6 @@ from thetaevolve.models.chat import encode_chat, stop_token_ids  # noqa: E402
 from thetaevolve.proposers.base import Prompt  # noqa: E402
 from thetaevolve.proposers.transformers_local import TransformersProposer  # noqa: E402
 from thetaevolve.proposers.usage import UsageTotals  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).parent))
-from model_fixtures import smollm2, smollm2_folder  # noqa: E402,F401
 
 
 def _prompt(text: str, key: str = "") -> Prompt:

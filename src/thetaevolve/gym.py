@@ -23,7 +23,7 @@ from thetaevolve.config import RunConfig
 from thetaevolve.database import ChildDraft, ParentSample, ProgramRecord, ProgramStore
 from thetaevolve.edits import apply_response
 from thetaevolve.errors import UserError
-from thetaevolve.evaluation import judge
+from thetaevolve.evaluation import evaluate_run
 from thetaevolve.normalize import code_hash
 from thetaevolve.problems.verifier_guard import VerifierBrokenError, VerifierStreak
 from thetaevolve.proposers.base import Prompt, Proposer, Response, inspirations_needed
@@ -375,7 +375,7 @@ class Gym:
         return await loop.run_in_executor(self._executor, self._run_and_judge, code)
 
     def _run_and_judge(self, code: str) -> Evaluation:
-        return judge(self.task, self.sandbox.run(code, self.config.sandbox.timeout_s))
+        return evaluate_run(self.task, self.sandbox.run(code, self.config.sandbox.timeout_s))
 
 
 @dataclass(frozen=True)

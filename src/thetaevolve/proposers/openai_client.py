@@ -2,7 +2,7 @@
 Ollama, hosted APIs).
 
 What it guarantees, because peers' runs hung for hours on a stalled endpoint
-(peers.md §5.1):
+(docs/references.md#peer-hangs):
 - every *call* (one HTTP request and its retries) ends within ``llm.timeout_s``: an
   ``asyncio.wait_for`` wraps the attempts and the backoff sleeps together; the clock starts
   when the call gets its concurrency slot, so queueing behind ``llm.max_concurrency`` other
@@ -13,7 +13,7 @@ What it guarantees, because peers' runs hung for hours on a stalled endpoint
   exponential backoff (jittered, capped, honouring a short Retry-After); other 4xx are not.
 
 Batch sampling: the server's native ``n`` is used where it works, found out on the first
-call (engines.md §2): vLLM and SGLang honour ``n``, llama.cpp rejects ``n`` > 1 with a 400,
+call (docs/references.md#engines-n): vLLM and SGLang honour ``n``, llama.cpp rejects ``n`` > 1 with a 400,
 Ollama silently returns one choice. A rejection or a short ``choices`` list switches the
 proposer to fan-out (n concurrent single requests, sent back to back so a prefix cache
 hits). Several base URLs are replicas, used round-robin; a retry goes to the next one.
