@@ -109,7 +109,7 @@ def measure_framework_share(args) -> dict[str, float]:
         async def aclose(self) -> None:
             await self.inner.aclose()
 
-    evolve_module.make_proposer = lambda config, task=None: Timed(original(config, task))
+    evolve_module.make_proposer = lambda config: Timed(original(config))
     walls: list[float] = []  # filled from the run's log below
     try:
         with tempfile.TemporaryDirectory() as tmp:

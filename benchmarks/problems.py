@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from thetaevolve.config import SandboxConfig
-from thetaevolve.evaluation import judge
+from thetaevolve.evaluation import evaluate_run
 from thetaevolve.problems.native import load_native_problem
 from thetaevolve.sandbox import make_sandbox
 from thetaevolve.tasks.base import Task
@@ -88,7 +88,7 @@ def evaluate(program_path):
 
 def _one_ms(task: Task, sandbox: object, code: str) -> float:
     started = time.perf_counter()
-    evaluation = judge(task, sandbox.run(code))  # type: ignore[attr-defined]
+    evaluation = evaluate_run(task, sandbox.run(code))  # type: ignore[attr-defined]
     elapsed = time.perf_counter() - started
     if evaluation.outcome is not Outcome.OK:
         raise SystemExit(f"benchmark candidate of {task.name} failed: {evaluation}")

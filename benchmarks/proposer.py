@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from thetaevolve.config import LLMConfig
 from thetaevolve.database.records import ParentSample, ProgramRecord
@@ -69,7 +70,7 @@ def start_server(n_mode: str, reply_chars: int) -> tuple[subprocess.Popen[str], 
     return process, f"http://127.0.0.1:{line[1]}/v1"
 
 
-async def measure(url: str, prompts: list[Prompt], n: int, repeats: int, concurrency: int) -> dict[str, object]:
+async def measure(url: str, prompts: list[Prompt], n: int, repeats: int, concurrency: int) -> dict[str, Any]:
     config = LLMConfig(
         kind="openai", base_url=url, model="fake", timeout_s=60.0, max_concurrency=concurrency
     )
@@ -110,7 +111,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)  # llm.max_concurrency default
     args = parser.parse_args()
     prompts = make_prompts(args.prompts, args.prompt_chars)
-    results: dict[str, dict[str, object]] = {}
+    results: dict[str, dict[str, Any]] = {}
     for label, mode in (("native_n", "native"), ("fanout", "reject")):
         process, url = start_server(mode, args.reply_chars)
         try:
@@ -125,13 +126,13 @@ def main() -> None:
         "n": args.n,
         "repeats": args.repeats,
         "cpus": os.cpu_count(),
-        "native_n_s": round(float(results["native_n"]["median_s"]), 4),  # type: ignore[arg-type]
-        "fanout_s": round(float(results["fanout"]["median_s"]), 4),  # type: ignore[arg-type]
-        "native_n_first_batch_s": round(float(results["native_n"]["first_batch_s"]), 4),  # type: ignore[arg-type]
-        "fanout_first_batch_s": round(float(results["fanout"]["first_batch_s"]), 4),  # type: ignore[arg-type]
+        "native_n_s": round(float(results["native_n"]["median_s"]), 4),
+        "fanout_s": round(float(results["fanout"]["median_s"]), 4),
+        "native_n_first_batch_s": round(float(results["native_n"]["first_batch_s"]), 4),
+        "fanout_first_batch_s": round(float(results["fanout"]["first_batch_s"]), 4),
         # Client CPU seconds per batch: the framework's own work, robust to a busy machine.
-        "native_n_cpu_s": round(float(results["native_n"]["cpu_median_s"]), 4),  # type: ignore[arg-type]
-        "fanout_cpu_s": round(float(results["fanout"]["cpu_median_s"]), 4),  # type: ignore[arg-type]
+        "native_n_cpu_s": round(float(results["native_n"]["cpu_median_s"]), 4),
+        "fanout_cpu_s": round(float(results["fanout"]["cpu_median_s"]), 4),
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "target_s": 0.5,
     }

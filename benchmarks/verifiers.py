@@ -27,6 +27,7 @@ import argparse
 import json
 import statistics
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -88,7 +89,7 @@ def main() -> None:
         task = get_task(name)
         for size, tag in ((10**5, "1e5"), (10**6, "1e6")):
             heights = rng.uniform(-0.2 if signed else 0.0, 1.0, size).tolist()
-            seconds, verdict = _median_time(lambda: task.verify({"heights": heights}), args.repeat)
+            seconds, verdict = _median_time(partial(task.verify, {"heights": heights}), args.repeat)
             assert verdict.valid, verdict.reason
             summary[f"{label}_{tag}_s"] = round(seconds, 4)
             print(f"{name:24s} n={size:>8d}  {seconds:7.3f} s  score={verdict.score:.12f} +- {verdict.error_bound:.1e}")
@@ -96,14 +97,14 @@ def main() -> None:
     for name in PACKING_TASKS:
         task = get_task(name)
         solution = _initial_solution(name)
-        seconds, verdict = _median_time(lambda: task.verify(solution), max(args.repeat, 20))
+        seconds, verdict = _median_time(partial(task.verify, solution), max(args.repeat, 20))
         assert verdict.valid, verdict.reason
         summary[f"{name}_ms"] = round(seconds * 1e3, 3)
         print(f"{name:24s} exact check  {seconds * 1e3:7.3f} ms  score={verdict.score:.10f} (initial program)")
         published = FIXTURES / PUBLISHED[name]
         if published.exists():
             data = json.loads(published.read_text())
-            seconds, verdict = _median_time(lambda: task.verify(data), max(args.repeat, 20))
+            seconds, verdict = _median_time(partial(task.verify, data), max(args.repeat, 20))
             assert verdict.valid, verdict.reason
             summary[f"{name}_published_ms"] = round(seconds * 1e3, 3)
             print(f"{name:24s} exact check  {seconds * 1e3:7.3f} ms  score={verdict.score:.10f} ({published.name})")
@@ -122,7 +123,7 @@ def main() -> None:
             data = {"heights": data["heights"][:-1] + data["heights"][::-1]}
         task = get_task(name)
         repeat = 1 if name in ("sums_differences", "uncertainty_inequality") and "2003" not in key else max(args.repeat, 5)
-        seconds, verdict = _median_time(lambda: task.verify(data, tol=tol), repeat)
+        seconds, verdict = _median_time(partial(task.verify, data, tol=tol), repeat)
         assert verdict.valid, (name, verdict.reason)
         summary[key] = round(seconds, 4)
         print(f"{name:24s} published    {seconds:9.4f} s   score={verdict.score!r} ({fixture})")

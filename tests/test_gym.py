@@ -7,13 +7,13 @@ import asyncio
 
 import pytest
 
-from conftest import TINY_PROGRAM, CountingSandbox, TinyTask
 from thetaevolve.config import load_config
 from thetaevolve.database.store import ProgramDatabase
 from thetaevolve.edits import format_search_replace
 from thetaevolve.gym import Gym
 from thetaevolve.prompts import PromptBuilder
 from thetaevolve.proposers.base import Response
+from thetaevolve.testing import TINY_PROGRAM, InProcessSandbox, ScriptedProposer, TinyTask
 from thetaevolve.types import Outcome
 
 
@@ -32,22 +32,6 @@ class SpyDatabase:
         return getattr(self._inner, name)
 
 
-class ScriptedProposer:
-    """Answers every prompt with the same scripted list of responses."""
-
-    def __init__(self, texts):
-        self.texts = texts
-        self.seen_parents: list[int] = []
-
-    async def propose(self, prompts, n):
-        self.seen_parents.extend(p.sample.parent.id for p in prompts)
-        texts = [self.texts[j % len(self.texts)] for j in range(n)]
-        return [[Response(text=t) for t in texts] for _ in prompts]
-
-    async def aclose(self):
-        pass
-
-
 def _edit(old, new):
     return format_search_replace(old, new)
 
@@ -58,7 +42,7 @@ def gym_parts(tmp_path):
         sets = [f"{k}={v}" for k, v in overrides.items()]
         config = load_config(overrides=["task=tiny", "sandbox.workers=2", *sets])
         database = SpyDatabase(ProgramDatabase.open(tmp_path / "store.sqlite", config.database))
-        sandbox = CountingSandbox()
+        sandbox = InProcessSandbox()
         task = TinyTask()
         gym = Gym(task, config, database, sandbox, PromptBuilder(task, config.prompt))
         return gym, database, sandbox

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import importlib.metadata
-import sys
-from pathlib import Path
 
 import pytest
 
 from thetaevolve.errors import UserError
 from thetaevolve.models import bundled
 from thetaevolve.models.chat import context_length, fit_prompt, prompt_budget
-
-sys.path.insert(0, str(Path(__file__).parent))
-from model_fixtures import smollm2_folder  # noqa: E402,F401
 
 
 def test_other_specs_pass_through_unchanged():

@@ -122,11 +122,11 @@ def test_vllm_engine_failure_and_deadline_never_raise(fake_vllm: types.ModuleTyp
     failing = make_proposer(RunConfig(llm=LLMConfig(kind="vllm", model="m")))
     failing.engine.fail = True  # type: ignore[attr-defined]
     groups = asyncio.run(failing.propose([prompt(0)], 2))
-    assert [r.meta["failure"] for r in groups[0]] == ["engine", "engine"]
+    assert [r.stats.failure for r in groups[0]] == ["engine", "engine"]
     slow = make_proposer(RunConfig(llm=LLMConfig(kind="vllm", model="m", timeout_s=0.1)))
     slow.engine.delay_s = 0.5  # type: ignore[attr-defined]
     groups = asyncio.run(slow.propose([prompt(0), prompt(1)], 2))
-    assert all(r.meta["failure"] == "deadline" for g in groups for r in g)
+    assert all(r.stats.failure == "deadline" for g in groups for r in g)
     totals = UsageTotals()
     totals.add_all(groups)
     assert totals.failed_calls == 1 and totals.failed_responses == 4

@@ -169,8 +169,8 @@ def test_transient_faults_are_retried_and_recorded() -> None:
         groups = run(OpenAIProposer(config(server.base_url, max_retries=4)), 1, 1)
     (response,) = flat(groups)
     assert not response.error and response.text.startswith("reply")
-    assert response.meta["calls"] == 5
-    assert response.meta["retries"] == {
+    assert response.stats.calls == 5
+    assert response.stats.retries == {
         "rate_limit": 1, "server_error": 1, "malformed": 1, "connection": 1
     }
 
@@ -181,14 +181,14 @@ def test_retries_exhausted_gives_failure_by_kind() -> None:
         assert server.requests == 3
     (response,) = flat(groups)
     assert response.error and response.text == ""
-    assert response.meta["failure"] == "server_error" and response.meta["status"] == 500
+    assert response.stats.failure == "server_error" and response.stats.status == 500
 
 
 def test_client_error_is_not_retried(server: FakeLLMServer) -> None:
     with FakeLLMServer(script=["400"]) as server:
         groups = run(OpenAIProposer(config(server.base_url)), 1, 1)
         assert server.requests == 1
-    assert flat(groups)[0].meta["failure"] == "client_error"
+    assert flat(groups)[0].stats.failure == "client_error"
 
 
 def test_hanging_server_hits_the_deadline_within_a_second() -> None:
@@ -197,7 +197,7 @@ def test_hanging_server_hits_the_deadline_within_a_second() -> None:
     responses = flat(groups)
     assert len(responses) == 8
     for response in responses:
-        assert response.error and response.meta["failure"] == "deadline"
+        assert response.error and response.stats.failure == "deadline"
         assert response.latency_s <= TIMEOUT_S + SLACK_S
     assert "llm.timeout_s" in responses[0].error
 
@@ -208,7 +208,7 @@ def test_slow_server_with_backoff_longer_than_deadline() -> None:
         cfg = config(server.base_url, retry_backoff_s=5.0, retry_backoff_max_s=5.0)
         groups = run(OpenAIProposer(cfg), 1, 1)
     (response,) = flat(groups)
-    assert response.meta["failure"] == "deadline"
+    assert response.stats.failure == "deadline"
     assert response.latency_s <= TIMEOUT_S + SLACK_S
 
 
@@ -217,7 +217,7 @@ def test_truncated_responses_are_marked() -> None:
         groups = run(OpenAIProposer(config(server.base_url)), 1, 1)
     (response,) = flat(groups)
     assert response.truncated and not response.error
-    assert response.meta["finish_reason"] == "length"
+    assert response.stats.finish_reason == "length"
 
 
 def test_unreachable_endpoint_never_raises() -> None:
@@ -227,7 +227,7 @@ def test_unreachable_endpoint_never_raises() -> None:
     proposer = OpenAIProposer(config(f"http://127.0.0.1:{port}/v1", max_retries=1))
     groups = run(proposer, 2, 3)
     assert [len(g) for g in groups] == [3, 3]
-    assert {r.meta["failure"] for r in flat(groups)} <= {"connection", "deadline"}
+    assert {r.stats.failure for r in flat(groups)} <= {"connection", "deadline"}
 
 
 def test_replicas_round_robin_and_survive_a_dead_one() -> None:
@@ -240,7 +240,7 @@ def test_replicas_round_robin_and_survive_a_dead_one() -> None:
         assert all(not r.error for r in flat(groups))
         groups = run(OpenAIProposer(config(f"{dead}, {a.base_url}")), 4, 1)
     assert all(not r.error for r in flat(groups))
-    assert any(r.meta.get("retries", {}).get("connection") for r in flat(groups))
+    assert any(r.stats.retries.get("connection") for r in flat(groups))
 
 
 def test_fault_injection_run_accounts_for_every_response() -> None:
@@ -294,11 +294,11 @@ def test_usage_and_cost() -> None:
     assert first.tokens_out + second.tokens_out == (40 // 4 + 1) + (80 // 4 + 1)
     assert second.tokens_out > first.tokens_out  # shared by completion length
     expected = (first.tokens_in * 3.0 + first.tokens_out * 15.0) / 1e6
-    assert first.meta["cost_usd"] == pytest.approx(expected)
+    assert first.stats.cost_usd == pytest.approx(expected)
     totals = UsageTotals()
     totals.add_all(groups)
     assert totals.cost_usd == pytest.approx(
-        sum(float(r.meta["cost_usd"]) for r in groups[0])  # type: ignore[arg-type]
+        sum(r.stats.cost_usd or 0.0 for r in groups[0])
     )
 
 
@@ -306,7 +306,7 @@ def test_no_cost_without_prices(server: FakeLLMServer) -> None:
     groups = run(OpenAIProposer(config(server.base_url)), 1, 1)
     totals = UsageTotals()
     totals.add_all(groups)
-    assert "cost_usd" not in groups[0][0].meta and totals.cost_usd is None
+    assert groups[0][0].stats.cost_usd is None and totals.cost_usd is None
     assert totals.to_dict()["tokens_in"] > 0
 
 
@@ -373,7 +373,7 @@ def test_fake_server_is_local_and_bounded() -> None:
         assert server._server is not None
         assert server._server.sockets[0].getsockname()[0] == "127.0.0.1"
         groups = run(OpenAIProposer(config(server.base_url, max_retries=1)), 3, 1)
-    failures = sorted(str(r.meta.get("failure", "")) for r in flat(groups))
+    failures = sorted(str(r.stats.failure or "") for r in flat(groups))
     assert failures == ["", "", "server_error"]  # the third request met the request budget
     with pytest.raises(ValueError, match="unknown behaviours"):
         FakeLLMServer(script=["explode"])

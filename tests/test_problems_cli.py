@@ -9,20 +9,10 @@ import shutil
 
 import pytest
 
-from problem_helpers import HEAD, VERIFY, write_problem
+from helpers import HEAD, VERIFY, fast_run_flags, stored_proposals, write_problem
 from thetaevolve.cli import main
-from thetaevolve.database import ProgramDatabase
 
-FAST = ["--batch-size", "4", "--samples-per-prompt", "2", "--seed", "3", "--quiet",
-        "--set", "sandbox.workers=2"]
-
-
-def _records(run_dir):
-    database = ProgramDatabase.open(run_dir / "programs.sqlite", read_only=True)
-    try:
-        return list(database.iter_programs(include_copies=False))
-    finally:
-        database.close()
+FAST = fast_run_flags(batch_size=4, seed=3)
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +79,7 @@ def test_resume_and_show_after_the_folder_moved(tmp_path, capsys):
     assert main(["show", str(run_dir), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["evaluations"] == 8
     assert main(["resume", str(run_dir), "--budget", "16", "--quiet"]) == 0
-    assert len(_records(run_dir)) == 17  # initial + 16, nothing lost or redone
+    assert len(stored_proposals(run_dir)) == 17  # initial + 16, nothing lost or redone
 
 
 def test_resume_refuses_a_changed_problem_naming_the_file(tmp_path, capsys):
@@ -101,10 +91,10 @@ def test_resume_refuses_a_changed_problem_naming_the_file(tmp_path, capsys):
     assert main(["resume", str(run_dir), "--budget", "12", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert str(folder / "problem.py") in err and "--allow-problem-change" in err
-    assert len(_records(run_dir)) == 9  # nothing ran
+    assert len(stored_proposals(run_dir)) == 9  # nothing ran
     assert main(["resume", str(run_dir), "--budget", "12", "--quiet",
                  "--allow-problem-change"]) == 0
-    assert len(_records(run_dir)) == 13
+    assert len(stored_proposals(run_dir)) == 13
     record = json.loads((run_dir / "problem.json").read_text())
     assert len(record["history"]) == 1
     assert "return x / 2" in (run_dir / "problem" / "problem.py").read_text()
@@ -144,7 +134,7 @@ def verify(solution, tol=0.0):
     assert code == 2
     assert err.count("thetaevolve: error:") == 1 and "verify is broken" in err
     assert "verify raised RuntimeError: verify bug" in err and f"resume {run_dir}" in err
-    records = _records(run_dir)
+    records = stored_proposals(run_dir)
     outcomes = [r.outcome.value for r in records[1:]]
     assert 20 <= outcomes.count("verifier_error") < 200 and len(outcomes) % 8 == 0
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -177,7 +167,7 @@ def verify(solution, tol=0.0):
     folder = write_problem(tmp_path / "p", verify=verify)
     run_dir = tmp_path / "run"
     assert main(["run", str(folder), "--budget", "8", "--run-dir", str(run_dir), *FAST]) == 0
-    records = _records(run_dir)
+    records = stored_proposals(run_dir)
     assert records[0].metrics["feedback"] == "FEEDBACK: x was 0.5"
     children_of_initial = [r for r in records if r.parent_id == records[0].id]
     assert children_of_initial
@@ -214,7 +204,7 @@ def test_the_shipped_examples_check_clean(example):
 
 
 def test_a_single_file_problem_resumes_after_it_is_deleted(tmp_path, capsys):
-    from problem_helpers import INITIAL
+    from helpers import INITIAL
 
     file = tmp_path / "solo.py"
     file.write_text(HEAD + f"INITIAL_PROGRAM = {INITIAL!r}\n" + VERIFY)
@@ -223,7 +213,7 @@ def test_a_single_file_problem_resumes_after_it_is_deleted(tmp_path, capsys):
     assert sorted(p.name for p in (run_dir / "problem").iterdir()) == ["solo.py"]
     file.unlink()
     assert main(["resume", str(run_dir), "--budget", "8", "--quiet"]) == 0
-    assert len(_records(run_dir)) == 9
+    assert len(stored_proposals(run_dir)) == 9
 
 
 @pytest.mark.rl

@@ -9,20 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from helpers import fast_run_flags, stored_proposals
 from thetaevolve.cli import main
-from thetaevolve.database import ProgramDatabase
 
 FIXTURES = Path(__file__).parent / "fixtures"
-FAST = ["--batch-size", "2", "--samples-per-prompt", "2", "--seed", "5", "--quiet",
-        "--set", "sandbox.workers=2"]
-
-
-def _records(run_dir):
-    database = ProgramDatabase.open(run_dir / "programs.sqlite", read_only=True)
-    try:
-        return list(database.iter_programs(include_copies=False))
-    finally:
-        database.close()
+FAST = fast_run_flags(batch_size=2, seed=5)
 
 
 def _copy(tmp_path, kind, name):
@@ -79,7 +70,7 @@ def test_an_openevolve_folder_runs_with_its_own_budget_and_statement(openevolve_
     assert summary["evaluations"] == 7
     assert summary["score_trust"] == "evaluator-reported"
     assert summary["initial_score"] == pytest.approx(14 / 3)
-    children = [r for r in _records(run_dir) if r.parent_id is not None]
+    children = [r for r in stored_proposals(run_dir) if r.parent_id is not None]
     assert children and all("You improve a list of numbers" in r.prompt for r in children)
 
 
@@ -118,7 +109,7 @@ def test_artifacts_reach_the_next_prompt(tmp_path):
     folder = _copy(tmp_path, "openevolve", "result_artifacts")
     run_dir = tmp_path / "run"
     assert main(["run", str(folder), "--budget", "2", "--run-dir", str(run_dir), *FAST]) == 0
-    children = [r for r in _records(run_dir) if r.parent_id is not None]
+    children = [r for r in stored_proposals(run_dir) if r.parent_id is not None]
     assert children
     prompt = children[0].prompt  # its parent is the initial program (the only one yet)
     assert "value() returned 0.25; try something closer to 1" in prompt
@@ -132,7 +123,7 @@ def test_a_problem_py_beside_the_evaluator_makes_the_run_verified(tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["score_trust"] == "verified" and summary["best_valid"] is True
     assert summary["initial_score"] == 0.5
-    children = [r for r in _records(run_dir) if r.parent_id is not None]
+    children = [r for r in stored_proposals(run_dir) if r.parent_id is not None]
     assert children and "x was 0.5" in children[0].prompt  # the evaluator's artifact
 
 
@@ -144,6 +135,6 @@ def test_a_shinka_folder_runs_end_to_end(tmp_path):
     assert summary["evaluations"] == 5  # evo_config.num_generations
     assert summary["score_trust"] == "evaluator-reported"
     assert summary["initial_score"] == pytest.approx(0.35)
-    children = [r for r in _records(run_dir) if r.parent_id is not None]
+    children = [r for r in stored_proposals(run_dir) if r.parent_id is not None]
     assert "Make the values add up to 10" in children[0].prompt
     assert "secret_reference" not in children[0].prompt

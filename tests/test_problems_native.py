@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from problem_helpers import HEAD, INITIAL, VERIFY, write_problem
-from thetaevolve.evaluation import VerifierError, judge
+from helpers import HEAD, INITIAL, VERIFY, write_problem
+from thetaevolve.evaluation import VerifierError, evaluate_run
 from thetaevolve.problems.native import (
     DEFAULT_VERIFY_TIMEOUT_S,
     ProblemFileError,
@@ -239,13 +239,13 @@ def test_prints_in_verify_do_not_break_the_protocol(misbehaving):
     assert misbehaving.verify({"kind": "print"}).score == 0.25
 
 
-def test_judge_records_a_broken_verify_as_verifier_error(misbehaving):
+def test_evaluate_run_records_a_broken_verify_as_verifier_error(misbehaving):
     run = RunResult(solution={"kind": "nan"}, outcome=Outcome.OK, runtime_s=0.1)
-    evaluation = judge(misbehaving, run)
+    evaluation = evaluate_run(misbehaving, run)
     assert evaluation.outcome is Outcome.VERIFIER_ERROR and evaluation.score is None
     assert "returned nan" in evaluation.detail
     assert Outcome.VERIFIER_ERROR.was_evaluated and Outcome.VERIFIER_ERROR.is_failure
-    invalid = judge(misbehaving, RunResult(solution={"kind": "?"}, outcome=Outcome.OK))
+    invalid = evaluate_run(misbehaving, RunResult(solution={"kind": "?"}, outcome=Outcome.OK))
     assert invalid.outcome is Outcome.INVALID_SOLUTION and invalid.detail == "unknown kind"
 
 
@@ -306,7 +306,7 @@ import os, sys, threading, time
 from pathlib import Path
 from thetaevolve.problems.native import load_native_problem
 task = load_native_problem(Path({str(folder)!r}))
-print(next(iter(task._pool._all)).proc.pid, flush=True)
+print(task.verifier_pids[0], flush=True)
 threading.Thread(target=task.verify, args=({{"x": 0.5}},), daemon=True).start()
 time.sleep(0.5)  # the worker is now stuck in verify, not waiting on its pipe
 os._exit(0)  # no close, no atexit: as if the run was killed

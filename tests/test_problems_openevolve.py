@@ -16,7 +16,7 @@ import pytest
 from thetaevolve.config import SandboxConfig
 from thetaevolve.edits import apply_response, format_search_replace
 from thetaevolve.errors import UserError
-from thetaevolve.evaluation import judge
+from thetaevolve.evaluation import evaluate_run
 from thetaevolve.problems.openevolve import load_openevolve_problem
 from thetaevolve.sandbox import make_sandbox
 from thetaevolve.sandbox.evaluator_host import COMPAT_DIR
@@ -28,7 +28,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "openevolve"
 
 def evaluate(task: Task, code: str | None = None, **config):
     with make_sandbox(task, SandboxConfig(workers=1, **config)) as sandbox:
-        return judge(task, sandbox.run(task.initial_program if code is None else code))
+        return evaluate_run(task, sandbox.run(task.initial_program if code is None else code))
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def cascade_problem():
 
 def run(problem, code: str | None = None):
     task, sandbox = problem
-    return judge(task, sandbox.run(task.initial_program if code is None else code))
+    return evaluate_run(task, sandbox.run(task.initial_program if code is None else code))
 
 
 # ---- same fitness as OpenEvolve's own rules ----------------------------------------------
@@ -90,7 +90,7 @@ def test_initial_program_gets_the_fitness_openevolves_rule_gives(dict_problem):
     assert dict_problem[0].fitness(evaluation.score) == expected  # higher is better
 
 
-def test_combined_score_is_the_fitness_when_present():
+def test_combined_score_is_the_score_when_present():
     folder = FIXTURES / "result_artifacts"
     expected = float(_metrics_in_process(folder).metrics["combined_score"])
     evaluation = evaluate(load_openevolve_problem(folder))
@@ -445,7 +445,7 @@ def test_the_candidate_cannot_write_into_the_problem_folder(tmp_path):
         if not (sandbox.use_bwrap or os.geteuid() == 0):
             pytest.skip("without bubblewrap, as an ordinary user, a candidate has the user's "
                         "own file permissions (the sandbox warns about that mode)")
-        evaluation = judge(task, sandbox.run(attack))
+        evaluation = evaluate_run(task, sandbox.run(attack))
     assert evaluation.metrics["total"] == -1.0  # the write failed inside the sandbox
     assert "def evaluate(p):\n    return {}" not in target.read_text()
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from thetaevolve.config import SandboxConfig
-from thetaevolve.evaluation import judge
+from thetaevolve.evaluation import evaluate_run
 from thetaevolve.problems.openevolve import load_openevolve_problem
 from thetaevolve.sandbox import make_sandbox
 from thetaevolve.sandbox.evaluator_host import COMPAT_DIR
@@ -93,7 +93,7 @@ def test_same_fitness_and_metrics_as_openevolves_own_evaluator(sandboxes, name, 
     folder = FIXTURES / name
     code = code if code is not None else (folder / "initial_program.py").read_text()
     task, sandbox = sandboxes[name]
-    _compare(openevolves_metrics(folder, code), judge(task, sandbox.run(code)))
+    _compare(openevolves_metrics(folder, code), evaluate_run(task, sandbox.run(code)))
 
 
 def test_same_result_when_a_later_stage_times_out(tmp_path):
@@ -105,7 +105,7 @@ def test_same_result_when_a_later_stage_times_out(tmp_path):
     assert theirs["stage3_passed"] == 0.0 and theirs["timeout"] is True
     task = load_openevolve_problem(folder)
     with make_sandbox(task, SandboxConfig(workers=1)) as sandbox:
-        _compare(theirs, judge(task, sandbox.run(code)))
+        _compare(theirs, evaluate_run(task, sandbox.run(code)))
 
 
 def test_inside_the_sandbox_our_shim_answers_even_with_openevolve_installed(sandboxes):

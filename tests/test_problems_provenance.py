@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from problem_helpers import write_problem
+from helpers import write_problem
 from thetaevolve.errors import UserError
 from thetaevolve.problems import provenance
 from thetaevolve.problems.registry import ProblemSource, resolve_problem

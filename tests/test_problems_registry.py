@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from problem_helpers import HEAD, INITIAL, VERIFY, write_problem
+from helpers import HEAD, INITIAL, VERIFY, write_problem
 from thetaevolve.cli import main
 from thetaevolve.errors import UserError
 from thetaevolve.problems.registry import (

@@ -8,7 +8,7 @@ import pytest
 
 from thetaevolve.config import SandboxConfig
 from thetaevolve.errors import UserError
-from thetaevolve.evaluation import judge
+from thetaevolve.evaluation import evaluate_run
 from thetaevolve.problems.shinka import load_shinka_problem
 from thetaevolve.sandbox import make_sandbox
 from thetaevolve.types import Outcome
@@ -32,7 +32,7 @@ def headless():
 
 def run(problem, code: str | None = None):
     task, sandbox = problem
-    return judge(task, sandbox.run(task.initial_program if code is None else code))
+    return evaluate_run(task, sandbox.run(task.initial_program if code is None else code))
 
 
 def test_run_shinka_eval_folder_end_to_end(packing):

@@ -24,7 +24,7 @@ import pytest
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (make setup-test does)")
 from ray.cluster_utils import Cluster  # noqa: E402
 
-from conftest import TinyTask  # noqa: E402
+from thetaevolve.testing import TinyTask  # noqa: E402
 from thetaevolve.config import load_config  # noqa: E402
 from thetaevolve.database.store import ProgramDatabase  # noqa: E402
 from thetaevolve.gym import Gym  # noqa: E402
@@ -87,7 +87,7 @@ def _evolve(config, path, budget, sandbox=None, during=None):
     own = sandbox is None
     sandbox = sandbox or make_sandbox(task, config.sandbox)
     gym = Gym(task, config, database, sandbox, PromptBuilder(task, config.prompt))
-    proposer = make_proposer(config, task)
+    proposer = make_proposer(config)
 
     async def loop():
         await gym.initialize()
@@ -124,8 +124,7 @@ def test_ray_is_imported_only_when_the_backend_is_chosen():
         "from thetaevolve import cli, session, gym, evolve\n"
         "from thetaevolve.sandbox import make_sandbox\n"
         "from thetaevolve.config import SandboxConfig\n"
-        "sys.path.insert(0, 'tests')\n"
-        "from conftest import TinyTask\n"
+        "from thetaevolve.testing import TinyTask\n"
         "with make_sandbox(TinyTask(), SandboxConfig(workers=1)) as sb:\n"
         "    assert sb.run(\"def solve():\\n    return {'x': 1}\\n\").solution == {'x': 1}\n"
         "print('ray' in sys.modules)\n"
@@ -140,8 +139,7 @@ def test_without_ray_the_backend_is_a_clear_error():
     probe = (
         "import sys\n"
         "sys.modules['ray'] = None  # as if the ray extra were not installed\n"
-        "sys.path.insert(0, 'tests')\n"
-        "from conftest import TinyTask\n"
+        "from thetaevolve.testing import TinyTask\n"
         "from thetaevolve.config import SandboxConfig\n"
         "from thetaevolve.errors import UserError\n"
         "from thetaevolve.sandbox import make_sandbox\n"
@@ -244,12 +242,12 @@ def test_a_killed_actor_is_replaced_and_its_candidate_retried(cluster, monkeypat
 def test_an_openevolve_folders_evaluator_runs_on_the_ray_nodes(cluster):
     """The node's sandbox gets the evaluator host through the pool spec: the folder's
     evaluator is preloaded there and scores the candidate as on the local backend."""
-    from thetaevolve.evaluation import judge
+    from thetaevolve.evaluation import evaluate_run
     from thetaevolve.problems.openevolve import load_openevolve_problem
 
     task = load_openevolve_problem(Path(__file__).parent / "fixtures/openevolve/dict_metrics")
     with make_sandbox(task, _config(cluster).sandbox) as sandbox:
-        evaluation = judge(task, sandbox.run(task.initial_program))
+        evaluation = evaluate_run(task, sandbox.run(task.initial_program))
     assert evaluation.outcome is Outcome.OK, evaluation.detail
     assert evaluation.score == pytest.approx((7.5 + 3.5 + 3) / 3)
 
@@ -302,9 +300,7 @@ def hostile_sandbox(cluster):
         "sandbox.max_solution_bytes=1048576", "sandbox.max_file_bytes=8388608",
         "sandbox.max_processes=32",
     )
-    from adversarial.helpers import TinyTask as AnyDictTask
-
-    with make_sandbox(AnyDictTask(), config.sandbox) as sandbox:
+    with make_sandbox(TinyTask(), config.sandbox) as sandbox:
         yield sandbox
 
 

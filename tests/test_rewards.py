@@ -11,8 +11,12 @@ from thetaevolve.tasks.base import RewardShaping
 from thetaevolve.types import Outcome
 
 
+# ThetaEvolve's circle-packing range (docs/references.md#thetaevolve-shaping-ranges).
+CIRCLE_PACKING_SHAPING = RewardShaping(0.0, 2.635, 3.0, 5.0)
+
+
 class _Task:
-    def __init__(self, direction, shaping=RewardShaping(0.0, 2.635, 3.0, 5.0)):
+    def __init__(self, direction, shaping=CIRCLE_PACKING_SHAPING):
         self.direction = direction
         self.reward_shaping = shaping
 
@@ -32,7 +36,7 @@ def test_failure_families_get_thetaevolve_codes():
 
 
 def test_rl_normalized_matches_worked_example():
-    # thetaevolve.md §5.4: circle packing 0.9598 -> 0.242, 2.0 -> 2.186, saturates at 5.
+    # docs/references.md#thetaevolve-shaping-ranges: circle packing 0.9598 -> 0.242, 2.0 -> 2.186, saturates at 5.
     shaping = RewardShaping(0.0, 2.635, 3.0, 5.0)
     assert rl_normalized(0.9598, "max", shaping) == pytest.approx(0.242, abs=1e-3)
     assert rl_normalized(2.0, "max", shaping) == pytest.approx(2.186, abs=1e-3)

@@ -13,7 +13,6 @@ pytest.importorskip("torch", reason="the rl extra (torch) is not installed")
 pytest.importorskip("trl", reason="the rl extra (trl) is not installed")
 
 sys.path.insert(0, str(Path(__file__).parent))
-from model_fixtures import smollm2_folder  # noqa: E402,F401
 from test_rl_support import SyntheticGym  # noqa: E402
 
 import thetaevolve.models.chat as chat  # noqa: E402

@@ -27,7 +27,6 @@ from thetaevolve.proposers.openai_client import OpenAIProposer  # noqa: E402
 from thetaevolve.types import Outcome  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from model_fixtures import smollm2_folder  # noqa: E402,F401
 from served_model import ServedModel, llama_cpp_server, transformers_server  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -95,7 +94,7 @@ def test_n_is_detected_as_unsupported_and_fanned_out(server, tokenizer):
     rendered = len(encode_chat(tokenizer, list(messages)))
     assert all(abs(r.tokens_in - rendered) <= 1 for r in group)
     assert all(1 <= r.tokens_out <= 6 for r in group)
-    assert all("usage_missing" not in r.meta for r in group)
+    assert all(not r.stats.usage_missing for r in group)
 
 
 def test_a_short_run_completes_its_budget(server, tmp_path):

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from thetaevolve.tasks import _sumsets, get_task
-from thetaevolve.tasks.erdos_overlap import _kronecker_correlation, exact_overlap
+from thetaevolve.tasks.erdos_overlap import kronecker_correlation, exact_overlap
 
 DATA = Path(__file__).parent / "fixtures" / "constructions"
 
@@ -119,7 +119,7 @@ def test_erdos_ignores_a_claimed_score_and_rejects_impossible_ones(erdos, monkey
 def test_kronecker_correlation_matches_the_direct_sum(a, b):
     n = len(a)
     direct = [sum(a[i + k] * b[i] for i in range(len(b)) if 0 <= i + k < n) for k in range(n - 1, -len(b), -1)]
-    assert _kronecker_correlation(a, b) == direct  # entry m is the shift k = len(a) - 1 - m
+    assert kronecker_correlation(a, b) == direct  # entry m is the shift k = len(a) - 1 - m
 
 
 @settings(max_examples=40, deadline=None)

@@ -7,20 +7,10 @@ import json
 
 import pytest
 
+from helpers import NEW_TASKS
 from thetaevolve.cli import main
 from thetaevolve.tasks import get_task
 
-NEW_TASKS = [
-    "erdos_min_overlap",
-    "sums_differences",
-    "min_max_distance_16_2d",
-    "min_max_distance_14_3d",
-    "heilbronn_triangle_11",
-    "heilbronn_convex_13",
-    "heilbronn_convex_14",
-    "kissing_number_11",
-    "uncertainty_inequality",
-]
 
 
 @pytest.mark.slow

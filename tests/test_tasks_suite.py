@@ -10,30 +10,13 @@ import tokenize
 
 import pytest
 
+from helpers import SUITE
 from thetaevolve.config import SandboxConfig
 from thetaevolve.tasks import ENTRY_POINT, get_task, task_names
 from thetaevolve.types import Outcome
 
-SUITE = [
-    "circle_packing_26",
-    "circle_packing_32",
-    "circles_rectangle_21",
-    "first_autocorrelation",
-    "second_autocorrelation",
-    "third_autocorrelation",
-    "hadamard_29",
-    "erdos_min_overlap",
-    "sums_differences",
-    "min_max_distance_16_2d",
-    "min_max_distance_14_3d",
-    "heilbronn_triangle_11",
-    "heilbronn_convex_13",
-    "heilbronn_convex_14",
-    "kissing_number_11",
-    "uncertainty_inequality",
-]
 
-# thetaevolve.md section 5.4 (ThetaEvolve's it_XL configs): (A, B, alpha, multiplier).
+# ThetaEvolve's it_XL configs (docs/references.md#thetaevolve-shaping-ranges): (A, B, alpha, multiplier).
 THETA_SHAPING = {
     "circle_packing_26": (0.0, 2.635, 3.0, 5.0),
     "first_autocorrelation": (1.5, 1.53, 1.0, 3.0),

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -19,9 +17,6 @@ from thetaevolve.models.chat import encode_chat, stop_token_ids  # noqa: E402
 from thetaevolve.proposers.base import Prompt  # noqa: E402
 from thetaevolve.proposers.transformers_local import TransformersProposer  # noqa: E402
 from thetaevolve.proposers.usage import UsageTotals  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).parent))
-from model_fixtures import smollm2, smollm2_folder  # noqa: E402,F401
 
 
 def _prompt(text: str, key: str = "") -> Prompt:
@@ -85,10 +80,10 @@ def test_concurrent_calls_share_one_generate(tiny):
     for prompt, group in zip(prompts, groups):
         expected_in = len(encode_chat(tokenizer, list(prompt.messages)))
         assert [r.tokens_in for r in group] == [expected_in, 0]  # the prompt counted once
-        assert [r.meta["calls"] for r in group] == [1, 0]
+        assert [r.stats.calls for r in group] == [1, 0]
         assert all(0 < r.tokens_out <= 8 and not r.error for r in group)
-        assert all(r.meta["finish_reason"] in ("stop", "length") for r in group)
-        assert all(r.truncated == (r.meta["finish_reason"] == "length") for r in group)
+        assert all(r.stats.finish_reason in ("stop", "length") for r in group)
+        assert all(r.truncated == (r.stats.finish_reason == "length") for r in group)
 
 
 def test_rows_beyond_the_batch_limit_go_to_further_generates(tiny):
@@ -110,7 +105,7 @@ def test_a_generation_past_its_deadline_is_stopped(tiny):
     (group,) = asyncio.run(proposer.propose([_prompt("go on forever")], 2))
     elapsed = time.monotonic() - started
     assert elapsed < 15  # 30000 tokens would take minutes
-    assert all(r.meta["failure"] == "deadline" and r.error.startswith("deadline:") for r in group)
+    assert all(r.stats.failure == "deadline" and r.error.startswith("deadline:") for r in group)
     assert all(0 < r.tokens_out < 30000 for r in group)  # the work done is still counted
     totals = UsageTotals()
     totals.add_all([group])
@@ -126,12 +121,12 @@ def test_an_engine_failure_is_a_recorded_failure(tiny, monkeypatch):
 
     monkeypatch.setattr(model, "generate", broken)
     (group,) = asyncio.run(proposer.propose([_prompt("x")], 3))
-    assert [r.meta["failure"] for r in group] == ["engine"] * 3
+    assert [r.stats.failure for r in group] == ["engine"] * 3
     assert "out of memory" in group[0].error and group[0].text == ""
     monkeypatch.undo()
     asyncio.run(proposer.aclose())
     (closed,) = asyncio.run(proposer.propose([_prompt("x")], 1))
-    assert closed[0].meta["failure"] == "engine"
+    assert closed[0].stats.failure == "engine"
 
 
 def test_an_unknown_extra_body_key_is_refused(tiny):
@@ -146,7 +141,7 @@ def test_a_long_prompt_is_cut_to_fit_the_context(tiny, monkeypatch):
     proposer = TransformersProposer(_config(max_tokens=16), model=model, tokenizer=tokenizer)
     assert proposer.prompt_limit == 48
     (group,) = asyncio.run(proposer.propose([_prompt("word " * 200)], 1))
-    assert group[0].tokens_in == 48 and group[0].meta["prompt_truncated"] is True
+    assert group[0].tokens_in == 48 and group[0].stats.prompt_truncated is True
     assert group[0].tokens_out <= 16
 
 
@@ -176,7 +171,7 @@ def test_smollm2_uses_its_chat_template_and_stops_at_end_of_turn(smollm2):
     assert ids[0] == im_start and ids.count(im_start) == 3
     assert ids[-4] == im_start and tokenizer.decode(ids[-3:]) == "assistant\n"
     assert response.tokens_in == len(ids)
-    assert response.meta["finish_reason"] == "stop" and not response.truncated
+    assert response.stats.finish_reason == "stop" and not response.truncated
     assert response.text.strip() and "<|im_end|>" not in response.text
     assert "sky" in response.text.lower()  # an answer to the question, not a new turn
     assert response.tokens_out < 40

@@ -144,7 +144,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from thetaevolve.config import SandboxConfig
-    from thetaevolve.evaluation import judge
+    from thetaevolve.evaluation import evaluate_run
     from thetaevolve.sandbox import make_sandbox
 
     task = resolve_task(args.task, args.openevolve_config)
@@ -156,7 +156,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise CLIError(f"--timeout must be positive, got {args.timeout}")
     with make_sandbox(task, SandboxConfig(workers=1, timeout_s=args.timeout)) as sandbox:
         run = sandbox.run(code, args.timeout)
-    evaluation = judge(task, run)
+    evaluation = evaluate_run(task, run)
     task.close()
     result = {
         "task": task.name,

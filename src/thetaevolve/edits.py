@@ -5,7 +5,7 @@ Seam used by the gym:
 EditResult.code is the child program (None on failure); EditResult.outcome is None on
 success or one of Outcome.NO_DIFF, EDIT_NO_MATCH, EDIT_AMBIGUOUS, EDIT_OUTSIDE_BLOCK.
 
-Differences from ThetaEvolve/OpenEvolve (thetaevolve.md §3.5), on purpose:
+Differences from ThetaEvolve/OpenEvolve (docs/references.md#thetaevolve-diffs), on purpose:
 - A block whose SEARCH matches nowhere, or in several places, fails the whole response
   instead of being skipped silently; the failure kind is reported so that reward shaping
   and run summaries can tell "the model cannot copy code" from "the model has no idea".

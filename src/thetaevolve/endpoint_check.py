@@ -184,20 +184,20 @@ class EndpointGuard:
             await close()
 
     def _observe(self, response: Response) -> None:
-        meta = response.meta
+        stats = response.stats
         if not response.error:
-            if meta.get("calls", 1):
+            if stats.calls:
                 self.in_a_row = 0
             return
-        if meta.get("call_failed") is False:  # the 2nd..nth response of one failed call
+        if not stats.call_failed:  # the 2nd..nth response of one failed call
             return
-        kind, status = meta.get("failure"), meta.get("status")
+        kind, status = stats.failure, stats.status
         fatal = kind in ("connection", "auth") or (kind == "client_error" and status in _FATAL_STATUSES)
         if not fatal:
             return  # transient: retried already, and it does not show the endpoint is wrong
         self.in_a_row += 1
         self.last_error = response.error
-        self.last_replica = str(meta.get("replica") or self.llm.base_url or "")
+        self.last_replica = stats.replica or self.llm.base_url or ""
         if self.limit and self.in_a_row >= self.limit and self.tripped is None:
             self.tripped = (
                 f"stopped: {self.in_a_row} calls in a row to the model endpoint {self.last_replica} "

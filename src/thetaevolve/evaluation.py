@@ -14,13 +14,17 @@ class VerifierError(UserError):
 
     Raised by a task's ``verify`` when it cannot reach a verdict at all: it raised an
     unexpected exception, hung past its deadline, ran out of memory, or returned something
-    that is not a finite number. ``judge`` records the candidate as ``verifier_error``;
+    that is not a finite number. ``evaluate_run`` records the candidate as ``verifier_error``;
     anywhere else (``thetaevolve verify``) it is a user-facing error: the problem needs fixing.
     """
 
 
-def judge(task: Task, run: RunResult, tol: float = 0.0) -> Evaluation:
-    """Turn a sandbox result into an Evaluation; the score comes only from the verifier."""
+def evaluate_run(task: Task, run: RunResult) -> Evaluation:
+    """Turn a sandbox result into an Evaluation; the score comes only from the verifier.
+
+    Always verified exactly (tolerance 0): a tolerance is an explicit opt-in of
+    ``thetaevolve verify --tol``, never part of a run.
+    """
     stderr = run.stderr[-_STDERR_KEEP:]
     if run.outcome is not Outcome.OK or run.solution is None:
         outcome = run.outcome if run.outcome is not Outcome.OK else Outcome.NO_OUTPUT
@@ -29,7 +33,7 @@ def judge(task: Task, run: RunResult, tol: float = 0.0) -> Evaluation:
             runtime_s=run.runtime_s,
         )
     try:
-        verdict = task.verify(run.solution, tol=tol)
+        verdict = task.verify(run.solution)
     except Exception as exc:  # a verifier bug must not take the run down
         reason = str(exc) if isinstance(exc, VerifierError) else (
             f"the verifier raised {type(exc).__name__}: {exc}")

@@ -79,7 +79,7 @@ async def evolve(session: Session, budget: int, quiet: bool = False) -> dict[str
     gym = session.gym
     recorder = RunRecorder(session, ProgressDisplay(session.task.name, budget, quiet=quiet))
     recorder.on_initial(await gym.initialize())
-    proposer = EndpointGuard(make_proposer(session.config, session.task), session.config.llm)
+    proposer = EndpointGuard(make_proposer(session.config), session.config.llm)
     logged_events = _log_sandbox_events(session, 0)
     try:
         while gym.evaluations < budget and proposer.tripped is None:

@@ -23,7 +23,7 @@ from thetaevolve.config import RunConfig
 from thetaevolve.database import ChildDraft, ParentSample, ProgramRecord, ProgramStore
 from thetaevolve.edits import apply_response
 from thetaevolve.errors import UserError
-from thetaevolve.evaluation import judge
+from thetaevolve.evaluation import evaluate_run
 from thetaevolve.normalize import code_hash
 from thetaevolve.problems.verifier_guard import VerifierBrokenError, VerifierStreak
 from thetaevolve.proposers.base import Prompt, Proposer, Response, inspirations_needed
@@ -225,7 +225,7 @@ class Gym:
         for response in group:
             plan = self._plan(prompt, response)
             # Check-and-insert with no await in between: one event loop, so no race.
-            if plan.needs_run and plan.hash not in pending:
+            if plan.code is not None and plan.hash not in pending:
                 pending[plan.hash] = asyncio.ensure_future(self._evaluate(plan.code))
             plans.append(plan)
         row = []
@@ -247,16 +247,17 @@ class Gym:
         """
         drafts = [child.draft for row in scored for child in row]
         usage = UsageTotals.from_dict(self.database.get_meta("usage"))
-        offline = int(self.database.get_meta("offline_proposals") or 0)
+        # Stored as "offline_proposals", the name run directories have always used.
+        model_free = int(self.database.get_meta("offline_proposals") or 0)
         for row in scored:
             for child in row:
-                if child.response.meta.get("proposer") == "offline":
-                    offline += 1  # no model call: nothing to account for
+                if child.response.stats.model_free:
+                    model_free += 1  # no model call: nothing to account for
                 else:
                     usage.add(child.response)
         totals = {
             "usage": usage.to_dict(),
-            "offline_proposals": offline,
+            "offline_proposals": model_free,
             "wall_seconds": float(self.database.get_meta("wall_seconds") or 0.0) + wall_s,
             **(meta or {}),
         }
@@ -366,7 +367,7 @@ class Gym:
         return await loop.run_in_executor(self._executor, self._run_and_judge, code)
 
     def _run_and_judge(self, code: str) -> Evaluation:
-        return judge(self.task, self.sandbox.run(code, self.config.sandbox.timeout_s))
+        return evaluate_run(self.task, self.sandbox.run(code, self.config.sandbox.timeout_s))
 
 
 @dataclass(frozen=True)

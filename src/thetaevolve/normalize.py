@@ -1,5 +1,5 @@
 """Code identity for lazy penalties: two programs are "the same" if they differ only in
-comments and trailing whitespace (ThetaEvolve's rule, thetaevolve.md §4.3).
+comments and trailing whitespace (ThetaEvolve's rule, docs/references.md#thetaevolve-code-identity).
 
 The scan is string-aware (quotes, escapes and triple quotes) so that a ``#`` inside a
 string is kept, and it works on code that does not parse, which LLM output often is.

@@ -1,10 +1,28 @@
-"""Pictures of a run: best score against candidates evaluated."""
+"""Pictures: the one way to reach matplotlib, and a run's best score against candidates evaluated."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-from thetaevolve.tasks.base import Task
+if TYPE_CHECKING:  # only for annotations: the task modules import this one to draw
+    from thetaevolve.tasks.base import Task
+
+
+def pyplot() -> ModuleType:
+    """``matplotlib.pyplot`` on the file-only Agg backend, imported on first use.
+
+    Lazy because importing matplotlib is slow and most commands draw nothing; Agg because
+    pictures are only ever written to files, often on machines without a display and from
+    threads (the dashboard), where an interactive backend would fail.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def best_so_far(database, task: Task) -> tuple[list[int], list[float]]:
@@ -23,10 +41,7 @@ def best_so_far(database, task: Task) -> tuple[list[int], list[float]]:
 
 
 def plot_progress(database, task: Task, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     xs, ys = best_so_far(database, task)
     total = database.count() - 1

@@ -1,4 +1,4 @@
-"""Building the prompt for one parent (ThetaEvolve's prompt, thetaevolve.md §3).
+"""Building the prompt for one parent (ThetaEvolve's prompt, docs/references.md#thetaevolve-prompt).
 
 ThetaEvolve's released prompt holds the problem statement and the parent program with one
 metrics line, plus the SEARCH/REPLACE rules. Everything else here is optional and off by

@@ -1,4 +1,4 @@
-"""Reward shaping: a child's outcome and raw score become one reward (thetaevolve.md §5).
+"""Reward shaping: a child's outcome and raw score become one reward (docs/references.md#thetaevolve-rewards).
 
 Failures get ThetaEvolve's fixed penalties by family (no diff -0.4, no change -0.3,
 execution -0.2, invalid -0.1). Successful children get, by ``GymConfig.reward``:
@@ -40,8 +40,12 @@ def failure_penalty(outcome: Outcome, config: GymConfig) -> float:
     return config.penalty_execution
 
 
-def combined_score(task: Task, score: float) -> float:
-    """ThetaEvolve's database fitness: larger is better, 1/x for minimised objectives."""
+def thetaevolve_combined_score(task: Task, score: float) -> float:
+    """The ``original`` reward: ThetaEvolve's ``combined_score``, 1/x for minimised objectives.
+
+    Larger is better, like ``Task.fitness``, but it is a reward, not the ranking key: the
+    database ranks by ``Task.fitness`` (``-score`` for a minimised task), never by this.
+    """
     return score if task.direction == "max" else 1.0 / (score + 1e-8)
 
 
@@ -85,7 +89,7 @@ def compute_reward(
     if outcome.is_failure or score is None:
         value = failure_penalty(outcome, config)
     elif config.reward == "original":
-        value = combined_score(task, score)
+        value = thetaevolve_combined_score(task, score)
     elif config.reward == "rl_normalized":
         value = rl_normalized(score, task.direction, shaping_for(task, config))
     else:  # improve

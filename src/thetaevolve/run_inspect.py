@@ -102,11 +102,11 @@ def export_program(run_dir: Path, program_id: int, out_dir: Path, task: Any,
         solution = json.loads(best_file.read_text())
     elif row.outcome == "ok":
         from thetaevolve.config import SandboxConfig
-        from thetaevolve.evaluation import judge
+        from thetaevolve.evaluation import evaluate_run
         from thetaevolve.sandbox import make_sandbox
 
         with make_sandbox(task, SandboxConfig(workers=1, timeout_s=timeout_s)) as sandbox:
-            evaluation = judge(task, sandbox.run(code, timeout_s))
+            evaluation = evaluate_run(task, sandbox.run(code, timeout_s))
         if evaluation.solution is None:
             result["note"] = f"re-running it gave {evaluation.outcome.value}: {evaluation.detail}"
         else:

@@ -1,4 +1,4 @@
-"""Shared pieces for the sandbox tests: a trivial task and which isolation paths work here."""
+"""Shared pieces for the sandbox tests: the test task and which isolation paths work here."""
 
 from __future__ import annotations
 
@@ -7,26 +7,7 @@ import sys
 
 from thetaevolve.sandbox.bwrap import bwrap_problem
 from thetaevolve.sandbox.runner import WORKER_PATH
-from thetaevolve.tasks.base import Task
-from thetaevolve.types import Solution, Verdict
-
-
-class TinyTask(Task):
-    """A task whose verifier accepts anything: these tests look at the sandbox only."""
-
-    name = "tiny"
-    direction = "max"
-    statement = "return any dict"
-    solution_format = "{}"
-    timeout_s = 5.0
-    heavy_modules = ("numpy",)
-
-    @property
-    def initial_program(self) -> str:
-        return "def solve():\n    return {'x': 1}\n"
-
-    def judge(self, solution: Solution, tol: float) -> Verdict:
-        return Verdict(valid=True, score=0.0)
+from thetaevolve.testing import TinyTask  # noqa: F401 - the one test task, re-exported for the sandbox tests
 
 
 def bwrap_modes() -> list[str]:

@@ -92,6 +92,30 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         file = preset_or_path(path)
         origin = str(file)
         merge_into(tree, _read_yaml(file))
+    return _validate(tree, origin, overrides)
+
+
+def load_run_config(path: Path, overrides: list[str] | None = None) -> RunConfig:
+    """A run directory's own ``config.yaml``, as ``load_config`` reads a file, except that
+    keys which moved since an earlier version wrote it (``MOVED_KEYS``) are carried to
+    their new place: a run made before the move still resumes, shows and compares.
+
+    A hand-written config keeps getting the "moved to" error instead, so that a user's own
+    file is fixed once rather than read two ways."""
+    return _validate(_moved_keys_carried(_read_yaml(path)), str(path), overrides)
+
+
+def _moved_keys_carried(mapping: dict[str, Any]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for key, value in _flatten(mapping):
+        dotted = ".".join(key)
+        if dotted in MOVED_KEYS:
+            key = MOVED_KEYS[dotted].split(".")
+        _apply_override(tree, key, value)
+    return tree
+
+
+def _validate(tree: dict[str, Any], origin: str, overrides: list[str] | None) -> RunConfig:
     for text in overrides or []:
         key, value = parse_override(text)
         _apply_override(tree, key, value)

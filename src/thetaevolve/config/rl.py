@@ -1,6 +1,6 @@
 """Test-time RL settings (``RunConfig.rl``), with ThetaEvolve's published preset as defaults.
 
-The defaults follow ThetaEvolve's ``scripts_evolve/*/general.sh`` (arXiv 2511.23473):
+The defaults follow ThetaEvolve's ``scripts_evolve/*/general.sh`` (docs/references.md#thetaevolve-grpo):
 32 prompts x 16 samples per step, temperature 1.0, up to 16384 new tokens, PPO clipping
 0.2 / 0.28, no KL term, Adam at a constant lr of 1e-6 with weight decay 0.1 and betas
 (0.9, 0.98), entropy coefficient 0, one optimizer step per rollout (fully on-policy), and

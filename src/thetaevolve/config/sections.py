@@ -99,7 +99,7 @@ class GymConfig(Section):
     lazy_penalty_level: int = Field(2, ge=0, le=2)  # 0 off, 1 child==parent, 2 child==any stored
     max_code_length: int = Field(50_000, ge=100)
     reward: Literal["original", "rl_normalized", "improve", "random"] = "original"
-    # ThetaEvolve's error codes, one per failure family (arXiv 2511.23473).
+    # ThetaEvolve's error codes, one per failure family (docs/references.md#thetaevolve-error-codes).
     penalty_no_diff: float = -0.4
     penalty_no_change: float = -0.3
     penalty_execution: float = -0.2
@@ -129,8 +129,9 @@ class DatabaseConfig(Section):
     # makes one per batch), not the gym's batches: it fires on every reinit_every-th commit.
     reinit_every: int = Field(0, ge=0)  # commits between re-initialisations; 0 disables
     reinit_keep_best: int = Field(0, ge=0)
-    # ThetaEvolve's stagnation rule (arXiv 2511.23473): re-initialise when the population
-    # has converged, |best - second lowest| / |best| < reinit_ratio (on fitness), at least
+    # ThetaEvolve's stagnation rule (docs/references.md#thetaevolve-reinit): re-initialise
+    # when the population has converged, |best - second lowest| / |best| < reinit_ratio (on
+    # fitness), at least
     # reinit_min_batches commits after the last one; forced after reinit_max_batches
     # commits (0: never). The names keep "batches" for existing configs.
     reinit_ratio: float = Field(0.0, ge=0.0)  # 0 disables the rule

@@ -15,7 +15,7 @@ from typing import Any
 
 from thetaevolve.config import SandboxConfig
 from thetaevolve.edits import evolve_regions
-from thetaevolve.evaluation import judge
+from thetaevolve.evaluation import evaluate_run
 from thetaevolve.problems.registry import resolve_problem, source_of
 from thetaevolve.rewards import shaping_for
 from thetaevolve.tasks.base import Task
@@ -65,7 +65,7 @@ def _check(task: Task, sandbox_config: SandboxConfig) -> CheckReport:
     with make_sandbox(task, sandbox_config) as sandbox:
         run = sandbox.run(task.initial_program)
     started = time.perf_counter()
-    evaluation = judge(task, run)
+    evaluation = evaluate_run(task, run)
     verify_s = time.perf_counter() - started if run.outcome is Outcome.OK else 0.0
     best = task.best_known
     report = CheckReport(

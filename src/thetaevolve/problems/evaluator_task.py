@@ -23,7 +23,7 @@ from typing import Any
 
 from thetaevolve.prompts import format_value
 from thetaevolve.sandbox.evaluator_host import EvaluatorHost
-from thetaevolve.tasks.base import Task
+from thetaevolve.tasks.base import Direction, Task
 from thetaevolve.types import Solution, Verdict
 
 FEEDBACK_CAP_BYTES = 20_000  # OpenEvolve's prompt.max_artifact_bytes default (20 KB)
@@ -87,7 +87,7 @@ def describe_metrics(metrics: dict[str, Any]) -> str:
 class EvaluatorTask(Task, abc.ABC):
     """A problem folder scored by its own evaluator; see the module docstring."""
 
-    direction = "max"  # OpenEvolve and Shinka: higher is always better
+    direction: Direction = "max"  # OpenEvolve and Shinka: higher is always better
     score_trust = "evaluator-reported"
     kind = "evaluator"
 

@@ -144,6 +144,11 @@ class NativeProblem(Task):
             self._pool.retarget(ProblemTarget(file=(folder / file.name).resolve()))
 
     @property
+    def verifier_pids(self) -> list[int]:
+        """Process ids of the warm verifier processes (for tests: kill one, find a leak)."""
+        return self._pool.pids
+
+    @property
     def verifier_workers(self) -> int:
         """Warm verifier processes alive now (for tests and benchmarks)."""
         return self._pool.worker_count

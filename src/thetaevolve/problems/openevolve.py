@@ -6,7 +6,7 @@ and ``openevolve/utils/metrics_utils.py``; facts only, none of its code):
 - ``evaluate(program_path)`` returns a dict or an ``EvaluationResult`` (metrics, artifacts);
   the candidate is a temporary file with the initial program's suffix, outside the folder;
   the evaluator's folder comes first on ``sys.path`` so its sibling modules import;
-- fitness is ``combined_score`` when present, else the mean of the numeric metrics (bools
+- the score (what OpenEvolve ranks by) is ``combined_score`` when present, else the mean of the numeric metrics (bools
   and NaN left out, MAP-Elites ``database.feature_dimensions`` left out, by default
   ``complexity`` and ``diversity``); higher is better;
 - cascade evaluation (``evaluator.cascade_evaluation``, default true) runs
@@ -20,7 +20,7 @@ and ``openevolve/utils/metrics_utils.py``; facts only, none of its code):
 Where we differ, on purpose: the whole evaluator runs in our sandbox under one deadline
 (``evaluator.timeout`` per stage, default 300 s, times the stages) that really kills; an
 evaluator that raises (in ``evaluate`` or cascade stage 1) or hangs is the candidate's crash
-or timeout, with the reason, not a score of 0 after retries; a NaN or infinite fitness is
+or timeout, with the reason, not a score of 0 after retries; a NaN or infinite score is
 an invalid solution; module-level state of the evaluator does not carry from one candidate
 to the next (each candidate gets a fresh fork of the worker that imported it).
 """
@@ -55,8 +55,8 @@ DEFAULT_STATEMENT = (
 )
 
 
-def fitness(metrics: dict[str, Any], feature_dimensions: tuple[str, ...] = ()) -> float:
-    """OpenEvolve's fitness of a metrics dict (see the module docstring)."""
+def openevolve_score(metrics: dict[str, Any], feature_dimensions: tuple[str, ...] = ()) -> float:
+    """The number OpenEvolve ranks a metrics dict by (see the module docstring)."""
     if not metrics:
         return 0.0
     if "combined_score" in metrics:
@@ -81,7 +81,7 @@ def fitness(metrics: dict[str, Any], feature_dimensions: tuple[str, ...] = ()) -
 
 class OpenEvolveTask(EvaluatorTask):
     kind = "openevolve"
-    score_meaning = "OpenEvolve fitness: combined_score, else the mean of numeric metrics"
+    score_meaning = "OpenEvolve's ranking score: combined_score, else the mean of numeric metrics"
 
     def __init__(self, *, feature_dimensions: tuple[str, ...] = (), **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -91,9 +91,9 @@ class OpenEvolveTask(EvaluatorTask):
         metrics = report.get("metrics")
         if not isinstance(metrics, dict):
             return Verdict.invalid("the evaluator reported no metrics", tolerance=tol)
-        score = fitness(metrics, self.feature_dimensions)
+        score = openevolve_score(metrics, self.feature_dimensions)
         if score != score or score in (float("inf"), float("-inf")):
-            return Verdict.invalid(f"the evaluator's fitness is {score}", tolerance=tol)
+            return Verdict.invalid(f"the evaluator's score is {score}", tolerance=tol)
         return Verdict(valid=True, score=score, tolerance=tol, metrics=numeric_metrics(metrics))
 
     def feedback(self, report: dict[str, Any]) -> str:
@@ -155,6 +155,37 @@ def top_level_names(path: Path) -> tuple[set[str], bool]:
     return names, star
 
 
+def _read_initial(folder: Path) -> tuple[Path, str]:
+    """The folder's ``initial_program.*`` and its text."""
+    initial_path = _find_initial(folder)
+    try:
+        return initial_path, initial_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read the initial program {initial_path}: {exc}") from None
+
+
+def _evaluator_names(evaluator: Path) -> tuple[set[str], bool]:
+    """The evaluator's top-level names; it must define ``evaluate`` (or import ``*``)."""
+    names, star = top_level_names(evaluator)
+    if "evaluate" not in names and not star:
+        raise UserError(
+            f"{evaluator}: defines no evaluate(program_path); OpenEvolve calls "
+            "evaluate(program_path) and expects a dict or an EvaluationResult"
+        )
+    return names, star
+
+
+def _config_path(folder: Path, config_file: Path | None) -> Path | None:
+    """``--openevolve-config`` when given (it must exist), else the folder's own config if any."""
+    if config_file is None:
+        own = folder / CONFIG_FILE
+        return own if own.is_file() else None
+    path = Path(config_file).expanduser().resolve()
+    if not path.is_file():
+        raise UserError(f"--openevolve-config {config_file}: no such file")
+    return path
+
+
 def load_openevolve_problem(
     folder: Path, config_file: Path | None = None, *, trusted_verify: Task | None = None
 ) -> Task:
@@ -168,27 +199,13 @@ def load_openevolve_problem(
     evaluator = folder / EVALUATOR_FILE
     if not evaluator.is_file():
         raise UserError(f"{folder} has no {EVALUATOR_FILE}; an OpenEvolve folder needs one")
-    initial_path = _find_initial(folder)
-    try:
-        initial = initial_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read the initial program {initial_path}: {exc}") from None
-    names, star = top_level_names(evaluator)
-    if "evaluate" not in names and not star:
-        raise UserError(
-            f"{evaluator}: defines no evaluate(program_path); OpenEvolve calls "
-            "evaluate(program_path) and expects a dict or an EvaluationResult"
-        )
-    if config_file is not None:
-        config_path: Path | None = Path(config_file).expanduser().resolve()
-        if not config_path.is_file():
-            raise UserError(f"--openevolve-config {config_file}: no such file")
-    else:
-        config_path = folder / CONFIG_FILE if (folder / CONFIG_FILE).is_file() else None
-    settings = read_settings(config_path, initial_path.suffix)
+    initial_path, initial = _read_initial(folder)
+    names, _ = _evaluator_names(evaluator)
+    settings = read_settings(_config_path(folder, config_file), initial_path.suffix)
     warnings = list(settings.warnings)
-    if unreadable_warning(folder):
-        warnings.append(unreadable_warning(folder))
+    unreadable = unreadable_warning(folder)
+    if unreadable:
+        warnings.append(unreadable)
     cascade = settings.cascade and STAGES[0] in names
     stages = sum(1 for s in STAGES if s in names) if cascade else 1
     host = EvaluatorHost(

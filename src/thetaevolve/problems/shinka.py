@@ -142,7 +142,7 @@ def _read_launcher(path: Path) -> tuple[str, int | None]:
             found.setdefault(node.arg, value_of(node.value))
         elif isinstance(node, ast.Assign):
             for target in node.targets:
-                key = None
+                key: object = None
                 if isinstance(target, ast.Name):
                     key = target.id
                 elif isinstance(target, ast.Subscript) and isinstance(target.slice, ast.Constant):

@@ -245,6 +245,12 @@ class VerifierPool:
             self.target = target
 
     @property
+    def pids(self) -> list[int]:
+        """Process ids of the live workers; each leads its own process group."""
+        with self._lock:
+            return [worker.proc.pid for worker in self._all]
+
+    @property
     def worker_count(self) -> int:
         with self._lock:
             return len(self._all)

@@ -1,6 +1,6 @@
 """Proposers: prompts in, responses out (see ``base.Proposer``).
 
-``make_proposer(config, task)`` picks one from ``llm.kind``:
+``make_proposer(config)`` picks one from ``llm.kind``:
 - ``offline``: the offline mutator (no model; the default);
 - ``openai``: any OpenAI-compatible endpoint (``openai_client.OpenAIProposer``);
 - ``vllm``: an in-process vLLM engine (the ``vllm`` extra; ``vllm_local.VLLMProposer``);
@@ -14,17 +14,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from thetaevolve.proposers.base import Prompt, Proposer, Response
+from thetaevolve.proposers.calls import CallStats
 
 if TYPE_CHECKING:
     from thetaevolve.config import RunConfig
-    from thetaevolve.tasks.base import Task
 
-__all__ = ["Prompt", "Proposer", "Response", "make_proposer"]
+__all__ = ["CallStats", "Prompt", "Proposer", "Response", "make_proposer"]
 
 
-def make_proposer(config: "RunConfig", task: "Task | None" = None) -> Proposer:
-    """The proposer that ``config.llm.kind`` names. ``task`` is accepted for proposers
-    that need it (none of the current ones do)."""
+def make_proposer(config: "RunConfig") -> Proposer:
+    """The proposer that ``config.llm.kind`` names."""
     kind = config.llm.kind
     if kind == "offline":
         from thetaevolve.proposers.offline import OfflineMutator

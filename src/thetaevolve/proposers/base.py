@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from thetaevolve.database.records import ParentSample
+from thetaevolve.proposers.calls import CallStats
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Response:
     tokens_in: int = 0
     tokens_out: int = 0
     latency_s: float = 0.0
-    meta: dict[str, object] = field(default_factory=dict)
+    stats: CallStats = field(default_factory=CallStats)
 
 
 class Proposer(Protocol):

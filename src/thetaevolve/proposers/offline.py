@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from thetaevolve.config import LLMConfig
 from thetaevolve.edits import evolve_regions, format_search_replace
 from thetaevolve.proposers.base import Prompt, Response
+from thetaevolve.proposers.calls import CallStats
 
 @dataclass(frozen=True)
 class _Literal:
@@ -199,7 +200,8 @@ class OfflineMutator:
             text = mutate_numbers(parent, rng, self.config.mutation_scale)
         if text is None:
             text = "No numeric literal or function left to change."
-        return Response(text=text, meta={"proposer": "offline"})
+        # No model was asked: no call to count, one model-free proposal in the summary.
+        return Response(text=text, stats=CallStats(calls=0, model_free=True))
 
     async def propose(self, prompts: list[Prompt], n: int) -> list[list[Response]]:
         return [[self.respond(prompt, j) for j in range(n)] for prompt in prompts]

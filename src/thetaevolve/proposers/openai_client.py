@@ -2,18 +2,18 @@
 Ollama, hosted APIs).
 
 What it guarantees, because peers' runs hung for hours on a stalled endpoint
-(peers.md §5.1):
+(docs/references.md#peer-hangs):
 - every *call* (one HTTP request and its retries) ends within ``llm.timeout_s``: an
   ``asyncio.wait_for`` wraps the attempts and the backoff sleeps together; the clock starts
   when the call gets its concurrency slot, so queueing behind ``llm.max_concurrency`` other
   calls does not eat a call's deadline;
 - a failed call never raises: it becomes Responses with ``error`` set and
-  ``meta["failure"]`` naming the kind (see ``usage.FAILURE_KINDS``);
+  ``stats.failure`` naming the kind (see ``calls.FailureKind``);
 - 429, 5xx, connection errors, per-attempt timeouts and malformed bodies are retried with
   exponential backoff (jittered, capped, honouring a short Retry-After); other 4xx are not.
 
 Batch sampling: the server's native ``n`` is used where it works, found out on the first
-call (engines.md §2): vLLM and SGLang honour ``n``, llama.cpp rejects ``n`` > 1 with a 400,
+call (docs/references.md#engines-n): vLLM and SGLang honour ``n``, llama.cpp rejects ``n`` > 1 with a 400,
 Ollama silently returns one choice. A rejection or a short ``choices`` list switches the
 proposer to fan-out (n concurrent single requests, sent back to back so a prefix cache
 hits). Several base URLs are replicas, used round-robin; a retry goes to the next one.
@@ -32,7 +32,7 @@ import os
 import random
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlparse
 
@@ -46,6 +46,7 @@ except ImportError:  # pragma: no cover - older openai releases
 
 from thetaevolve.config import LLMConfig
 from thetaevolve.proposers.base import Prompt, Response
+from thetaevolve.proposers.calls import CallStats, FailureKind
 from thetaevolve.proposers.usage import cost_usd
 from thetaevolve.urls import is_http_url, split_urls
 
@@ -98,7 +99,7 @@ class _CallResult:
     choices: list[dict[str, Any]] = field(default_factory=list)
     usage: dict[str, Any] = field(default_factory=dict)
     error: str = ""
-    failure: str = ""
+    failure: FailureKind | None = None
     status: int | None = None
     attempts: int = 0
     retries: Counter[str] = field(default_factory=Counter)
@@ -107,14 +108,16 @@ class _CallResult:
 
 
 class _AttemptError(Exception):
-    def __init__(self, kind: str, message: str, status: int | None = None, wait_s: float | None = None):
+    def __init__(
+        self, kind: FailureKind, message: str, status: int | None = None, wait_s: float | None = None
+    ):
         super().__init__(message)
         self.kind = kind
         self.status = status
         self.wait_s = wait_s
 
 
-_RETRYABLE = {"rate_limit", "server_error", "connection", "timeout", "malformed"}
+_RETRYABLE: set[FailureKind] = {"rate_limit", "server_error", "connection", "timeout", "malformed"}
 
 
 def _classify(exc: BaseException) -> _AttemptError:
@@ -294,8 +297,10 @@ class OpenAIProposer:
             group = await self._fan_out(messages, n)
             if any(not r.error for r in group) and not self.native_n:
                 self.native_n = False
-            for response in group[:1]:
-                response.meta["calls"] = int(response.meta.get("calls", 0)) + result.attempts
+            # The rejected request is a call too: it is counted on the first response.
+            if group:
+                calls = group[0].stats.calls + result.attempts
+                group[0] = replace(group[0], stats=replace(group[0].stats, calls=calls))
             return group
         return self._failed(result, n)  # transient: the next call probes again
 
@@ -355,7 +360,7 @@ class OpenAIProposer:
                     options={"timeout": max(remaining, 0.001)},
                 )
                 result.choices, result.usage = parse_completion(raw.content)
-                result.error = result.failure = ""
+                result.error, result.failure = "", None
                 return
             except asyncio.CancelledError:
                 raise
@@ -403,48 +408,46 @@ class OpenAIProposer:
         ins = [tokens_in] + [0] * (len(texts) - 1)
         responses = []
         for i, (choice, text) in enumerate(zip(choices, texts)):
-            meta: dict[str, object] = {
-                "proposer": "openai",
-                "calls": result.attempts if i == 0 else 0,
-                "finish_reason": choice.get("finish_reason"),
-                "replica": result.replica,
-            }
-            if i == 0 and result.retries:
-                meta["retries"] = dict(result.retries)
-            if len(texts) > 1:
-                meta["tokens_out_shared"] = True
-            if not usage:
-                meta["usage_missing"] = True
-            cost = cost_usd(ins[i], outs[i], self.config.price_per_mtok_in, self.config.price_per_mtok_out)
-            if cost is not None:
-                meta["cost_usd"] = cost
+            finish = choice.get("finish_reason")
+            stats = CallStats(
+                calls=result.attempts if i == 0 else 0,
+                finish_reason=finish,
+                replica=result.replica,
+                retries=dict(result.retries) if i == 0 else {},
+                tokens_out_shared=len(texts) > 1,
+                usage_missing=not usage,
+                cost_usd=cost_usd(ins[i], outs[i], self.config.price_per_mtok_in,
+                                  self.config.price_per_mtok_out),
+            )
             responses.append(
                 Response(
                     text=text,
-                    truncated=choice.get("finish_reason") == "length",
+                    truncated=finish == "length",
                     tokens_in=ins[i],
                     tokens_out=outs[i],
                     latency_s=result.latency_s,
-                    meta=meta,
+                    stats=stats,
                 )
             )
         return responses
 
     def _failed(self, result: _CallResult, n: int) -> list[Response]:
-        responses = []
-        for i in range(n):
-            meta: dict[str, object] = {
-                "proposer": "openai",
-                "calls": result.attempts if i == 0 else 0,
-                "failure": result.failure or "internal",
-                "call_failed": i == 0,
-                "replica": result.replica,
-            }
-            if result.status is not None:
-                meta["status"] = result.status
-            if i == 0 and result.retries:
-                meta["retries"] = dict(result.retries)
-            # The kind leads the message, so a stored failure detail says what happened.
-            error = f"{meta['failure']}: {result.error or 'call failed'}"
-            responses.append(Response(text="", error=error, latency_s=result.latency_s, meta=meta))
-        return responses
+        failure: FailureKind = result.failure or "internal"
+        # The kind leads the message, so a stored failure detail says what happened.
+        error = f"{failure}: {result.error or 'call failed'}"
+        return [
+            Response(
+                text="",
+                error=error,
+                latency_s=result.latency_s,
+                stats=CallStats(
+                    calls=result.attempts if i == 0 else 0,
+                    failure=failure,
+                    call_failed=i == 0,
+                    replica=result.replica,
+                    status=result.status,
+                    retries=dict(result.retries) if i == 0 else {},
+                ),
+            )
+            for i in range(n)
+        ]

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from thetaevolve.config import LLMConfig
@@ -33,9 +33,9 @@ from thetaevolve.errors import UserError
 from thetaevolve.models.chat import context_length, encode_chat, fit_prompt, opens_reasoning
 from thetaevolve.models.chat import prompt_budget, stop_token_ids
 from thetaevolve.proposers.base import Prompt, Response
+from thetaevolve.proposers.calls import CallStats, FailureKind
 from thetaevolve.proposers.usage import cost_usd
 
-PROPOSER = "transformers"
 # Request fields (llm.extra_body) that mean the same here as on a vLLM/SGLang server.
 SAMPLING_KEYS = ("top_k", "min_p", "repetition_penalty")
 TEMPLATE_KEY = "chat_template_kwargs"  # e.g. {"enable_thinking": true} for Qwen3
@@ -235,23 +235,19 @@ class TransformersProposer:
             first = row.sample == 0
             tokens_in = len(row.request.ids) if first else 0
             tokens_out = len(result.tokens)
-            meta: dict[str, object] = {
-                "proposer": PROPOSER,
-                "calls": 1 if first else 0,
-                "finish_reason": result.finish,
-            }
-            if row.request.prompt_truncated:
-                meta["prompt_truncated"] = True
-            cost = cost_usd(tokens_in, tokens_out, self.config.price_per_mtok_in,
-                            self.config.price_per_mtok_out)
-            if cost is not None:
-                meta["cost_usd"] = cost
+            stats = CallStats(
+                calls=1 if first else 0,
+                finish_reason=result.finish,
+                prompt_truncated=row.request.prompt_truncated,
+                cost_usd=cost_usd(tokens_in, tokens_out, self.config.price_per_mtok_in,
+                                  self.config.price_per_mtok_out),
+            )
             if result.finish == "deadline":
-                meta.update(failure="deadline", call_failed=first)
+                stats = replace(stats, failure="deadline", call_failed=first)
                 error = (f"deadline: no answer within llm.timeout_s={self.config.timeout_s:g} s "
                          f"(generation stopped after {tokens_out} tokens)")
                 response = Response(text="", error=error, tokens_in=tokens_in,
-                                    tokens_out=tokens_out, latency_s=result.latency_s, meta=meta)
+                                    tokens_out=tokens_out, latency_s=result.latency_s, stats=stats)
             else:
                 text_ids = [t for t in result.tokens if t not in stops]
                 text = self.tokenizer.decode(text_ids, skip_special_tokens=True)
@@ -261,7 +257,7 @@ class TransformersProposer:
                     text = "<think>\n" + text
                 response = Response(text=text, truncated=result.finish == "length",
                                     tokens_in=tokens_in, tokens_out=tokens_out,
-                                    latency_s=result.latency_s, meta=meta)
+                                    latency_s=result.latency_s, stats=stats)
             by_request[id(row.request)].append(response)
         return [by_request[id(r)] for r in batch]
 
@@ -281,10 +277,9 @@ def _split_extra_body(extra: dict[str, Any]) -> tuple[dict[str, Any], dict[str, 
     return {k: extra[k] for k in SAMPLING_KEYS if k in extra}, dict(template)
 
 
-def _failed(n: int, error: str, kind: str, latency: float) -> list[Response]:
+def _failed(n: int, error: str, kind: FailureKind, latency: float) -> list[Response]:
     return [
         Response(text="", error=error, latency_s=latency,
-                 meta={"proposer": PROPOSER, "calls": 1 if i == 0 else 0, "failure": kind,
-                       "call_failed": i == 0})
+                 stats=CallStats(calls=1 if i == 0 else 0, failure=kind, call_failed=i == 0))
         for i in range(n)
     ]

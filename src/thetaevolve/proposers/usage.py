@@ -1,37 +1,22 @@
 """What the LLM side of a run cost: calls, tokens, failures by kind, dollars.
 
-Model-backed proposers fill these ``Response.meta`` keys, which ``UsageTotals.add``
-reads (a response without them still counts as one call):
-
-- ``calls``: HTTP requests attributed to this response, retries included. A native-``n``
-  request that produced several responses is counted on the first one, 0 on the others.
-- ``failure``: the final failure kind when ``error`` is set (one of ``FAILURE_KINDS``).
-- ``call_failed``: False on the 2nd..nth failed responses of one failed native-``n``
-  request, so that a failed call is counted once (failures by kind count responses).
-- ``retries``: ``{kind: count}`` of transient failures that a retry got past.
-- ``cost_usd``: the cost of this response's tokens, where prices are configured.
+Proposers describe each response's call in ``Response.stats`` (``calls.CallStats``), which
+``UsageTotals.add`` reads. A response whose proposer keeps no books has the defaults and
+counts as one call. The totals are stored as a run's ``usage`` meta (``to_dict``); the
+keys of that dict are read back from old run directories, so they do not change.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 from thetaevolve.proposers.base import Response
+from thetaevolve.proposers.calls import FailureKind
 
-FAILURE_KINDS = (
-    "deadline",  # the call's hard deadline passed (retries included)
-    "timeout",  # one attempt timed out on the client side
-    "rate_limit",  # HTTP 429
-    "server_error",  # HTTP 5xx
-    "connection",  # refused, reset, cut mid-response
-    "malformed",  # a response that is not a valid completion
-    "client_error",  # HTTP 4xx other than 429: not retried
-    "auth",  # HTTP 401/403: not retried
-    "engine",  # an in-process engine raised
-    "internal",  # a bug on our side, caught so that the run goes on
-)
+# Every kind a failed call can end with, in the order ``calls.FailureKind`` explains them.
+FAILURE_KINDS: tuple[FailureKind, ...] = get_args(FailureKind)
 
 
 def cost_usd(
@@ -59,25 +44,19 @@ class UsageTotals:
     retries: Counter[str] = field(default_factory=Counter)
 
     def add(self, response: Response) -> None:
-        meta = response.meta
-        calls = meta.get("calls", 1)
-        self.calls += calls if isinstance(calls, int) and calls >= 0 else 1
+        stats = response.stats
+        self.calls += stats.calls if stats.calls >= 0 else 1  # a negative count is a bug: one call
         self.responses += 1
         self.tokens_in += response.tokens_in
         self.tokens_out += response.tokens_out
         self.truncated += int(response.truncated)
         if response.error:
             self.failed_responses += 1
-            self.failed_calls += 1 if meta.get("call_failed", True) else 0
-            self.failures[str(meta.get("failure") or "unknown")] += 1
-        retries = meta.get("retries")
-        if isinstance(retries, dict):
-            for kind, count in retries.items():
-                if isinstance(count, int):
-                    self.retries[str(kind)] += count
-        cost = meta.get("cost_usd")
-        if isinstance(cost, (int, float)):
-            self.cost_usd = (self.cost_usd or 0.0) + float(cost)
+            self.failed_calls += 1 if stats.call_failed else 0
+            self.failures[stats.failure or "unknown"] += 1
+        self.retries.update(stats.retries)
+        if stats.cost_usd is not None:
+            self.cost_usd = (self.cost_usd or 0.0) + stats.cost_usd
 
     def add_all(self, responses: list[list[Response]]) -> None:
         for group in responses:

@@ -20,6 +20,7 @@ from typing import Any
 
 from thetaevolve.config import LLMConfig
 from thetaevolve.proposers.base import Prompt, Response
+from thetaevolve.proposers.calls import CallStats, FailureKind
 from thetaevolve.proposers.usage import cost_usd
 
 INSTALL_HINT = "llm.kind=vllm needs the vllm extra: pip install 'thetaevolve[vllm]' (and a GPU)"
@@ -46,6 +47,7 @@ class VLLMProposer:
         if engine is None:
             from thetaevolve.models.bundled import resolve_model
 
+            assert config.model is not None  # refused above without an engine
             engine = self._vllm.LLM(model=resolve_model(config.model), **options)
         self.engine = engine
         self._lock = threading.Lock()  # one generation at a time, even after a deadline
@@ -98,14 +100,12 @@ class VLLMProposer:
         for i, completion in enumerate(list(output.outputs)[:n]):
             tokens_in = prompt_tokens if i == 0 else 0
             tokens_out = len(getattr(completion, "token_ids", None) or [])
-            meta: dict[str, object] = {
-                "proposer": "vllm",
-                "calls": 1 if i == 0 else 0,
-                "finish_reason": completion.finish_reason,
-            }
-            cost = cost_usd(tokens_in, tokens_out, self.config.price_per_mtok_in, self.config.price_per_mtok_out)
-            if cost is not None:
-                meta["cost_usd"] = cost
+            stats = CallStats(
+                calls=1 if i == 0 else 0,
+                finish_reason=completion.finish_reason,
+                cost_usd=cost_usd(tokens_in, tokens_out, self.config.price_per_mtok_in,
+                                  self.config.price_per_mtok_out),
+            )
             group.append(
                 Response(
                     text=completion.text,
@@ -113,7 +113,7 @@ class VLLMProposer:
                     tokens_in=tokens_in,
                     tokens_out=tokens_out,
                     latency_s=latency,
-                    meta=meta,
+                    stats=stats,
                 )
             )
         if len(group) < n:
@@ -121,15 +121,15 @@ class VLLMProposer:
         return group
 
     @staticmethod
-    def _failed(count: int, n: int, error: str, kind: str, latency: float) -> list[list[Response]]:
+    def _failed(count: int, n: int, error: str, kind: FailureKind, latency: float) -> list[list[Response]]:
         return [
             [
                 Response(
                     text="",
                     error=error,
                     latency_s=latency,
-                    meta={"proposer": "vllm", "calls": 1 if (p == 0 and i == 0) else 0,
-                          "failure": kind, "call_failed": p == 0 and i == 0},
+                    stats=CallStats(calls=1 if (p == 0 and i == 0) else 0, failure=kind,
+                                    call_failed=p == 0 and i == 0),
                 )
                 for i in range(n)
             ]

@@ -27,6 +27,7 @@ from typing import Any, Callable, Coroutine, Generic, Protocol, Sequence, TypeVa
 
 from thetaevolve.database import ProgramRecord
 from thetaevolve.proposers.base import Prompt, Response
+from thetaevolve.proposers.calls import CallStats
 from thetaevolve.rl.advantages import group_advantages as estimate
 
 
@@ -280,7 +281,7 @@ class StepCoordinator(Generic[ChildT]):
                     raise StepError(f"row ({c.group}, {c.sample}) was reported twice")
                 grid[c.group][c.sample] = Response(
                     text=c.text, truncated=c.truncated, tokens_in=step.prompt_tokens[c.group],
-                    tokens_out=c.tokens_out, meta={"calls": 0},
+                    tokens_out=c.tokens_out, stats=CallStats(calls=0),
                 )
         missing = [(g, s) for g in range(groups) for s in range(self.n) if grid[g][s] is None]
         if missing:

@@ -76,8 +76,7 @@ def accumulation_steps(rl: RLConfig, world_size: int) -> tuple[int, int]:
 def grpo_config(
     rl: RLConfig, output_dir: Path, world_size: int, seed: int, use_cpu: bool | None = None
 ) -> GRPOConfig:
-    """ThetaEvolve's GRPO settings (arXiv 2511.23473, the preset in ``config/rl.py``)
-    expressed as TRL's GRPOConfig."""
+    """ThetaEvolve's GRPO settings (docs/references.md#thetaevolve-grpo) expressed as TRL's GRPOConfig."""
     if use_cpu is None:
         use_cpu = not torch.cuda.is_available()
     micro, accumulation = accumulation_steps(rl, world_size)

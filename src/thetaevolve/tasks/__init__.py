@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from typing import Callable
 
-from thetaevolve.tasks.base import ENTRY_POINT, KnownBound, RewardShaping, Task
+from thetaevolve.tasks.base import ENTRY_POINT, DataError, KnownBound, RewardShaping, Task
 
 _REGISTRY: dict[str, Callable[[], Task]] = {}
 
 
-def register(name: str, factory: Callable[[], Task]) -> None:
+def register(factory: Callable[[], Task]) -> None:
+    """Add a built-in task under its own ``name``, so that key and name cannot drift apart.
+
+    ``factory`` is a task class whose ``name`` is a class attribute (keyed without building
+    it), or a zero-argument callable for a sized task such as
+    ``lambda: CirclePackingSquare(26)``, built once here to read the name its constructor
+    gives it (constructors only set attributes, so this is cheap).
+    """
+    name = getattr(factory, "name", None)
+    if not isinstance(name, str):
+        name = factory().name
     _REGISTRY[name] = factory
 
 
@@ -44,4 +54,4 @@ def get_task(name: str) -> Task:
     return factory()
 
 
-__all__ = ["ENTRY_POINT", "KnownBound", "RewardShaping", "Task", "get_task", "register", "task_names"]
+__all__ = ["ENTRY_POINT", "DataError", "KnownBound", "RewardShaping", "Task", "get_task", "register", "task_names"]

@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from thetaevolve.plots import pyplot
 from thetaevolve.tasks._numbers import DataError, real_rows, real_vector, require_mapping
 
 
@@ -132,10 +133,7 @@ def violation_reason(circles: np.ndarray, found: Violations, tol: float) -> str:
 
 
 def plot_circles(circles: np.ndarray, box: tuple[float, float, float, float], title: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.patches import Circle, Rectangle
 
     fig, ax = plt.subplots(figsize=(6, 6))

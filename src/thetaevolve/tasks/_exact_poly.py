@@ -3,7 +3,7 @@
 Polynomials are lists of coefficients, lowest degree first (``Fraction`` or ``int``).
 Only what that verifier needs: generalised Laguerre polynomials, an exact linear solve
 (fraction-free Bareiss elimination; Fraction arithmetic would spend its time on gcds of
-numbers with tens of thousands of bits), exact division, and real-root isolation by
+numbers with tens of thousands of bits), and real-root isolation by
 Descartes' rule of signs with bisection (the Vincent-Collins-Akritas method).
 """
 
@@ -27,10 +27,6 @@ def laguerre(n: int, alpha: Fraction) -> Poly:
         binom /= math.factorial(k)
         coeffs.append((-1) ** j * binom / math.factorial(j))
     return coeffs
-
-
-def derivative(p: Sequence[Fraction]) -> Poly:
-    return [i * c for i, c in enumerate(p)][1:]
 
 
 def solve_integer_system(rows: list[list[int]], rhs: list[int]) -> tuple[list[int], int]:
@@ -65,20 +61,6 @@ def solve_integer_system(rows: list[list[int]], rhs: list[int]) -> tuple[list[in
         assert r == 0, "Bareiss back substitution left a remainder"
         y[i] = q
     return y, det
-
-
-def divide_exact(p: Sequence[Fraction], d: Sequence[Fraction]) -> tuple[Poly, Poly]:
-    """Quotient and remainder of p / d (d with a non-zero leading coefficient)."""
-    rem = [Fraction(c) for c in p]
-    lead = Fraction(d[-1])
-    quot = [Fraction(0)] * max(len(p) - len(d) + 1, 0)
-    for k in range(len(quot) - 1, -1, -1):
-        c = rem[k + len(d) - 1] / lead
-        quot[k] = c
-        if c:
-            for j, dj in enumerate(d):
-                rem[k + j] -= c * dj
-    return quot, rem[: len(d) - 1]
 
 
 def multiply(p: Sequence[Fraction], q: Sequence[Fraction]) -> Poly:

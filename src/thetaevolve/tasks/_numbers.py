@@ -13,12 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from thetaevolve.tasks.base import DataError
+
 _REAL_SCALARS = (int, float, np.integer, np.floating)
 _REFUSED_SCALARS = (bool, np.bool_)
-
-
-class DataError(ValueError):
-    """The candidate's data is malformed; the message says how."""
 
 
 def _check_scalar_types(items: list[Any] | tuple[Any, ...], what: str) -> None:
@@ -110,5 +108,6 @@ def check_tol(tol: object) -> float:
 
 def safe_tol(tol: object) -> float:
     """The tolerance to record on an invalid verdict, even when ``tol`` itself was bad."""
-    ok = isinstance(tol, (int, float)) and not isinstance(tol, bool) and math.isfinite(tol) and tol >= 0
-    return float(tol) if ok else 0.0
+    if isinstance(tol, (int, float)) and not isinstance(tol, bool) and math.isfinite(tol) and tol >= 0:
+        return float(tol)
+    return 0.0

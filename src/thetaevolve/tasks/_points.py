@@ -8,7 +8,7 @@ doubled triangle areas are then exact integers and every comparison is exact.
 from __future__ import annotations
 
 from itertools import combinations
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -41,7 +41,7 @@ def duplicate_pair(points: np.ndarray) -> tuple[int, int]:
     return -1, -1
 
 
-def integer_points(points: np.ndarray, extra: list[float] = ()) -> tuple[list[tuple[int, ...]], list[int]]:
+def integer_points(points: np.ndarray, extra: Sequence[float] = ()) -> tuple[list[tuple[int, ...]], list[int]]:
     """Integer coordinates (all scaled by one power of two) and the scaled ``extra`` values."""
     flat = [float(v) for v in points.reshape(-1)] + [float(v) for v in extra]
     ints, _ = common_scale(flat)
@@ -60,7 +60,7 @@ def doubled_area(p: tuple[int, ...], q: tuple[int, ...], r: tuple[int, ...]) -> 
     return abs((q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0]))
 
 
-def smallest_triangle(rows: list[tuple[int, ...]]) -> tuple[int, tuple[int, int, int]]:
+def smallest_triangle(rows: Sequence[tuple[int, ...]]) -> tuple[int, tuple[int, int, int]]:
     """The smallest doubled area over all triples, and the triple that attains it."""
     best, where = None, (0, 1, 2)
     for i, j, k in combinations(range(len(rows)), 3):

@@ -21,7 +21,8 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from functools import partial
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -63,7 +64,7 @@ def _count_block(values: np.ndarray, rows: np.ndarray, low: int, high: int, sums
     return int(np.count_nonzero(buffer[PAD : PAD + (high - low)]))
 
 
-def _run_blocks(jobs: list[Callable[[np.ndarray], int]]) -> int:
+def _run_blocks(jobs: Sequence[Callable[[np.ndarray], int]]) -> int:
     """Sum of every job's count; each job gets a zeroed buffer of its own thread."""
     local = threading.local()
 
@@ -82,7 +83,7 @@ def _run_blocks(jobs: list[Callable[[np.ndarray], int]]) -> int:
 def sumset_size(values: np.ndarray) -> int:
     """|U + U| for sorted, distinct, non-negative int64 ``values``."""
     top = 2 * int(values[-1])
-    jobs = []
+    jobs: list[Callable[[np.ndarray], int]] = []
     for low in range(0, top + 1, BLOCK):
         high = min(low + BLOCK, top + 1)
         # Pairs a <= b only: a <= s / 2 < high / 2, and b <= max U means a >= low - max U.
@@ -90,18 +91,18 @@ def sumset_size(values: np.ndarray) -> int:
         last = int(np.searchsorted(values, (high - 1) // 2, side="right"))
         if last > first:
             rows = values[first:last]
-            jobs.append(lambda buffer, rows=rows, low=low, high=high: _count_block(values, rows, low, high, True, buffer))
+            jobs.append(partial(_count_block, values, rows, low, high, True))
     return _run_blocks(jobs)
 
 
 def difference_set_size(values: np.ndarray) -> int:
     """|U - U| for sorted, distinct, non-negative int64 ``values`` (symmetric, contains 0)."""
     top = int(values[-1])
-    jobs = []
+    jobs: list[Callable[[np.ndarray], int]] = []
     for low in range(1, top + 1, BLOCK):
         high = min(low + BLOCK, top + 1)
         last = int(np.searchsorted(values, top - low, side="right"))  # a + d <= max U
         if last > 0:
             rows = values[:last]
-            jobs.append(lambda buffer, rows=rows, low=low, high=high: _count_block(values, rows, low, high, False, buffer))
+            jobs.append(partial(_count_block, values, rows, low, high, False))
     return 2 * _run_blocks(jobs) + 1

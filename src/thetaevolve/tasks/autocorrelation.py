@@ -10,11 +10,13 @@ leaderboard threads that we could not verify are left out.
 
 from __future__ import annotations
 
+import abc
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from thetaevolve.plots import pyplot
 from thetaevolve.tasks import register
 from thetaevolve.tasks._autocorr_math import Certified, l2_ratio, peak_ratio, self_convolution
 from thetaevolve.tasks._numbers import DataError, real_vector, require_mapping
@@ -210,8 +212,9 @@ class _StepTask(Task):
 
     nonnegative: bool = True
 
+    @abc.abstractmethod
     def _certify(self, heights: np.ndarray) -> Certified:
-        raise NotImplementedError
+        """The score of ``heights`` with a rigorous bound on its floating-point error."""
 
     def judge(self, solution: Solution, tol: float) -> Verdict:
         heights = parse_heights(solution, self.nonnegative, tol)
@@ -237,10 +240,7 @@ class _StepTask(Task):
             heights = parse_heights(solution, self.nonnegative, 1e-9)
         except DataError:
             return False
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
 
         stride = max(1, len(heights) // 20000)  # a picture does not need 10^6 points
         conv = np.convolve(heights, heights) if len(heights) <= 20000 else None
@@ -379,6 +379,6 @@ class ThirdAutocorrelation(_StepTask):
         return peak_ratio(self_convolution(heights), use_abs=True)
 
 
-register("first_autocorrelation", FirstAutocorrelation)
-register("second_autocorrelation", SecondAutocorrelation)
-register("third_autocorrelation", ThirdAutocorrelation)
+register(FirstAutocorrelation)
+register(SecondAutocorrelation)
+register(ThirdAutocorrelation)

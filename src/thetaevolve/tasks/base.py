@@ -25,6 +25,14 @@ ENTRY_POINT = "solve"
 Direction = Literal["max", "min"]
 
 
+class DataError(ValueError):
+    """The candidate's data is malformed; the message says how.
+
+    Exported as ``thetaevolve.tasks.DataError``: a task's ``judge`` raises it, and
+    ``Task.verify`` turns it into an invalid ``Verdict`` with the message as the reason.
+    """
+
+
 @dataclass(frozen=True)
 class KnownBound:
     """A published value for the task's objective, with where it comes from."""
@@ -87,7 +95,7 @@ class Task(abc.ABC):
         Never raises on bad data: malformed input (or a bad ``tol``) is an invalid Verdict
         whose reason says what is wrong.
         """
-        from thetaevolve.tasks._numbers import DataError, check_tol, safe_tol
+        from thetaevolve.tasks._numbers import check_tol, safe_tol
 
         try:
             return self.judge(solution, check_tol(tol))
@@ -102,7 +110,7 @@ class Task(abc.ABC):
     def judge(self, solution: Solution, tol: float) -> Verdict:
         """The task's own check, with ``tol`` already validated.
 
-        Raise ``thetaevolve.tasks._numbers.DataError`` for malformed data; ``verify``
+        Raise ``thetaevolve.tasks.DataError`` for malformed data; ``verify``
         turns it into an invalid Verdict.
         """
 
@@ -134,5 +142,9 @@ class Task(abc.ABC):
         """Draw a picture of a solution; returns False when the task has no picture."""
         return False
 
-    def close(self) -> None:
-        """Release what the task holds (a native problem's verifier processes)."""
+    def close(self) -> None:  # noqa: B027 - an optional hook, not an abstract method
+        """Release what the task holds; a no-op by default, since a built-in task holds nothing.
+
+        Callers close every task they built, so a task that does hold something (a native
+        problem's verifier processes, ``problems/native.py``) overrides this instead.
+        """

@@ -187,5 +187,5 @@ class CirclePackingSquare(Task):
         return True
 
 
-register("circle_packing_26", lambda: CirclePackingSquare(26))
-register("circle_packing_32", lambda: CirclePackingSquare(32))
+register(lambda: CirclePackingSquare(26))
+register(lambda: CirclePackingSquare(32))

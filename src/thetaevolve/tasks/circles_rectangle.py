@@ -223,4 +223,4 @@ def _bbox(circles: np.ndarray) -> tuple[float, float]:
     return float((x + r).max() - (x - r).min()), float((y + r).max() - (y - r).min())
 
 
-register("circles_rectangle_21", lambda: CirclesRectangle(21))
+register(lambda: CirclesRectangle(21))

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from thetaevolve.plots import pyplot
 from thetaevolve.tasks import register
 from thetaevolve.tasks._circles import common_scale
 from thetaevolve.tasks._numbers import DataError, real_vector, require_mapping
@@ -93,7 +94,7 @@ def solve():
 """
 
 
-def _kronecker_correlation(a: list[int], b: list[int]) -> list[int]:
+def kronecker_correlation(a: list[int], b: list[int]) -> list[int]:
     """c_k = sum_i a[i + k] b[i] for every shift (length len(a) + len(b) - 1), exactly.
 
     Non-negative integer inputs only: packing each sequence into one big integer with
@@ -152,7 +153,7 @@ def exact_overlap(heights: np.ndarray) -> Fraction:
             f"is {n * peak / (2 * total):.12g} > 1: raise the small heights or lower the large ones"
         )
     complement = [2 * total - n * v for v in ints]  # 2S (1 - h'_i), all >= 0 here
-    best = max(_kronecker_correlation(ints, complement))
+    best = max(kronecker_correlation(ints, complement))
     return Fraction(best, 2 * total * total)
 
 
@@ -217,10 +218,7 @@ class ErdosMinimumOverlap(Task):
             score = float(exact_overlap(heights))
         except DataError:
             return False
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
 
         n = len(heights)
         scaled = heights * (n / 2) / heights.sum()
@@ -239,4 +237,4 @@ class ErdosMinimumOverlap(Task):
         return True
 
 
-register("erdos_min_overlap", ErdosMinimumOverlap)
+register(ErdosMinimumOverlap)

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from thetaevolve.plots import pyplot
 from thetaevolve.tasks import register
 from thetaevolve.tasks._numbers import DataError, require_mapping
 from thetaevolve.tasks.base import KnownBound, RewardShaping, Task
@@ -185,10 +186,7 @@ class MaxDeterminant(Task):
             rows = parse_matrix(solution, self.n)
         except DataError:
             return False
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
 
         fig, ax = plt.subplots(figsize=(5, 5))
         try:
@@ -202,4 +200,4 @@ class MaxDeterminant(Task):
         return True
 
 
-register("hadamard_29", lambda: MaxDeterminant(29))
+register(lambda: MaxDeterminant(29))

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from thetaevolve.plots import pyplot
 from thetaevolve.tasks import register
 from thetaevolve.tasks._circles import common_scale
 from thetaevolve.tasks._numbers import DataError
@@ -193,10 +194,7 @@ def outside_triangle(points: np.ndarray, tol: float) -> list[int]:
 
 
 def _plot(points: np.ndarray, triple: tuple[int, int, int], outline: np.ndarray, title: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.patches import Polygon
 
     fig, ax = plt.subplots(figsize=(6, 6))
@@ -367,6 +365,6 @@ class HeilbronnConvex(Task):
         return True
 
 
-register("heilbronn_triangle_11", lambda: HeilbronnTriangle(11))
-register("heilbronn_convex_13", lambda: HeilbronnConvex(13))
-register("heilbronn_convex_14", lambda: HeilbronnConvex(14))
+register(lambda: HeilbronnTriangle(11))
+register(lambda: HeilbronnConvex(13))
+register(lambda: HeilbronnConvex(14))

@@ -15,12 +15,12 @@ error bound; only pairs the bound cannot clear are recomputed in Python integers
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from thetaevolve.plots import pyplot
 from thetaevolve.tasks import register
 from thetaevolve.tasks._numbers import DataError, require_mapping
 from thetaevolve.tasks.base import KnownBound, RewardShaping, Task
@@ -229,10 +229,7 @@ class KissingNumber(Task):
             rows = parse_integer_points(solution, self.dim)
         except DataError:
             return False
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
 
         # The inner products of the unit vectors x/|x|: a kissing configuration keeps them <= 1/2.
         units = np.array([[float(x) for x in p] for p in rows])
@@ -251,4 +248,4 @@ class KissingNumber(Task):
         return True
 
 
-register("kissing_number_11", lambda: KissingNumber(11))
+register(lambda: KissingNumber(11))

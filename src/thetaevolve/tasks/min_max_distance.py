@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from thetaevolve.plots import pyplot
 from thetaevolve.tasks import register
 from thetaevolve.tasks._numbers import DataError
 from thetaevolve.tasks._points import integer_points, parse_points, squared_distances
@@ -149,10 +150,7 @@ class MinMaxDistanceRatio(Task):
             return False
         if self.dim not in (2, 3):
             return False
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
         from itertools import combinations
 
         pairs = list(combinations(range(self.n), 2))
@@ -171,5 +169,5 @@ class MinMaxDistanceRatio(Task):
         return True
 
 
-register("min_max_distance_16_2d", lambda: MinMaxDistanceRatio(16, 2))
-register("min_max_distance_14_3d", lambda: MinMaxDistanceRatio(14, 3))
+register(lambda: MinMaxDistanceRatio(16, 2))
+register(lambda: MinMaxDistanceRatio(14, 3))

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from thetaevolve.plots import pyplot
 from thetaevolve.tasks import register
 from thetaevolve.tasks._numbers import DataError, require_mapping
 from thetaevolve.tasks._sumsets import difference_set_size, sumset_size
@@ -157,10 +158,7 @@ class SumsDifferences(Task):
             values = parse_set(solution)
         except DataError:
             return False
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
 
         fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5))
         try:
@@ -177,4 +175,4 @@ class SumsDifferences(Task):
         return True
 
 
-register("sums_differences", SumsDifferences)
+register(SumsDifferences)

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from thetaevolve.plots import pyplot
 from thetaevolve.tasks import register
 from thetaevolve.tasks._exact_poly import largest_sign_change, primitive_integer, solve_integer_system
 from thetaevolve.tasks._numbers import DataError, real_vector, require_mapping
@@ -234,10 +235,7 @@ class UncertaintyInequality(Task):
             low, high, _ = certified_score(roots)
         except (DataError, ArithmeticError):
             return False
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
 
         r = float(high * 2 * _PI_LOW)
         x = np.linspace(0.0, 1.5 * max(r, float(roots[-1])), 2000)
@@ -262,4 +260,4 @@ class UncertaintyInequality(Task):
         return True
 
 
-register("uncertainty_inequality", UncertaintyInequality)
+register(UncertaintyInequality)

@@ -1,7 +1,7 @@
 """``EvaluationResult``: what an OpenEvolve evaluator may return instead of a plain dict.
 
 Our own implementation of OpenEvolve's published interface: ``metrics`` (name -> value; the
-numeric ones count for fitness) and ``artifacts`` (name -> text or bytes, feedback for the next
+numeric ones make up the score) and ``artifacts`` (name -> text or bytes, feedback for the next
 prompt).
 """
 
