@@ -45,3 +45,25 @@ def test_a_hand_written_file_with_an_old_key_is_told_where_it_moved(tmp_path: Pa
     with pytest.raises(ConfigError, match=r"llm.mutation_scale: this setting moved to "
                                           r"llm.offline.mutation_scale"):
         load_config(saved)
+
+
+def test_a_run_made_before_the_move_shows_and_resumes(tmp_path: Path, capsys) -> None:
+    from helpers import fast_run_flags
+
+    from thetaevolve.cli import main
+
+    run_dir = tmp_path / "run"
+    assert main(["run", "circle_packing_26", "--run-dir", str(run_dir), "--budget", "8",
+                 *fast_run_flags(batch_size=2, seed=3)]) == 0
+    # Rewrite its config.yaml the way the earlier version wrote it.
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    offline = saved["llm"].pop("offline")
+    saved["llm"]["mutation_scale"] = offline["mutation_scale"]
+    saved["llm"]["crossover_rate"] = offline["crossover_rate"]
+    saved["database"]["num_inspirations"] = offline["crossover_donors"]
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(saved, sort_keys=False))
+    capsys.readouterr()
+
+    assert main(["show", str(run_dir), "--json"]) == 0
+    assert main(["resume", str(run_dir), "--budget", "16", "--quiet"]) == 0
+    assert yaml.safe_load((run_dir / "config.yaml").read_text())["budget"] == 16

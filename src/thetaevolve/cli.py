@@ -49,6 +49,7 @@ from thetaevolve.config import (
     RunConfig,
     flag_overrides,
     load_config,
+    load_run_config,
     parse_override,
 )
 from thetaevolve.dashboard.command import add_flag as add_dashboard_flag
@@ -257,12 +258,12 @@ def cmd_resume(args: argparse.Namespace) -> int:
         overrides.append(f"budget={args.budget}")
     if overrides:  # the endpoint as it will be used, checked before anything changes
         try:
-            check_before_run(load_config(run_dir / "config.yaml", overrides=overrides))
+            check_before_run(load_run_config(run_dir / "config.yaml", overrides=overrides))
         except ConfigError as exc:
             raise CLIError(f"{run_dir / 'config.yaml'}: {exc}") from None
     else:
         try:
-            check_before_run(load_config(run_dir / "config.yaml"))
+            check_before_run(load_run_config(run_dir / "config.yaml"))
         except ConfigError:
             pass  # Session.resume names the problem
     session = Session.resume(run_dir, overrides,
@@ -333,7 +334,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         return EXIT_OK
     task = open_run_problem(run_dir, str(marker.get("task")), check_changes=False)
     try:
-        config = load_config(run_dir / CONFIG_FILE)
+        config = load_run_config(run_dir / CONFIG_FILE)
     except ConfigError as exc:
         raise CLIError(f"{run_dir / CONFIG_FILE}: {exc}") from None
     if not (run_dir / STORE_FILE).exists():

@@ -66,7 +66,7 @@ def candidates_to_reach(curve: list[float], initial: float, threshold: float,
 
 
 def load_curve(run_dir: Path) -> RunCurve:
-    from thetaevolve.config import ConfigError, load_config
+    from thetaevolve.config import ConfigError, load_run_config
     from thetaevolve.database.store import ProgramDatabase
     from thetaevolve.session import CONFIG_FILE, STORE_FILE, read_marker
     from thetaevolve.problems.provenance import open_run_problem
@@ -78,7 +78,7 @@ def load_curve(run_dir: Path) -> RunCurve:
     if not (run_dir / STORE_FILE).exists():
         raise UserError(f"{run_dir} has no program store yet ({STORE_FILE})")
     try:
-        config = load_config(run_dir / CONFIG_FILE)
+        config = load_run_config(run_dir / CONFIG_FILE)
         task = open_run_problem(run_dir, str(marker.get("task")), check_changes=False)
         task.close()  # only its name and direction are needed
     except (ConfigError, KeyError) as exc:

@@ -29,7 +29,7 @@ from typing import Any, Literal, get_args
 
 from thetaevolve import __version__
 from thetaevolve.atomic import write_json_atomic, write_text_atomic
-from thetaevolve.config import ConfigError, RunConfig, dump_config, load_config
+from thetaevolve.config import ConfigError, RunConfig, dump_config, load_run_config
 from thetaevolve.database import ProgramDatabase, ProgramStore
 from thetaevolve.errors import UserError
 from thetaevolve.evaluation import VerifierError
@@ -163,7 +163,7 @@ class Session:
         """
         marker = read_marker(run_dir)
         try:
-            config = load_config(run_dir / CONFIG_FILE, overrides=overrides)
+            config = load_run_config(run_dir / CONFIG_FILE, overrides=overrides)
         except ConfigError as exc:
             raise RunDirError(f"{run_dir / CONFIG_FILE}: {exc}") from None
         if config.task != marker.get("task"):

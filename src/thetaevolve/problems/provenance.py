@@ -27,7 +27,7 @@ from thetaevolve.atomic import write_json_atomic
 from thetaevolve.errors import UserError
 from thetaevolve.problems.registry import (
     ProblemSource,
-    _entry_points,
+    installed_entry_points,
     distribution_of,
     resolve_path,
     resolve_problem,
@@ -255,7 +255,7 @@ def _first_extra(record: dict[str, Any], *, original: bool, copy: Path | None = 
 def _open_entry_point(run_dir: Path, record: dict[str, Any], check_changes: bool,
                       allow_change: bool) -> Task:
     name = record["spec"]
-    entry = _entry_points().get(name)
+    entry = installed_entry_points().get(name)
     if entry is None:
         raise UserError(f"this run's problem {name!r} came from an installed package "
                         f"({record.get('distribution')}) that is no longer installed; "

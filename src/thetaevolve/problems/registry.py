@@ -56,7 +56,7 @@ def resolve_problem(spec: str, *, openevolve_config: Path | None = None) -> Task
         builtin_error = str(exc.args[0]) if exc.args else f"unknown task {spec!r}"
     else:
         return _stamp(task, ProblemSource("builtin", spec))
-    entry = _entry_points().get(spec)
+    entry = installed_entry_points().get(spec)
     if entry is not None:
         return _load_entry_point(spec, entry)
     path = Path(spec).expanduser()
@@ -122,7 +122,8 @@ def source_of(task: Task) -> ProblemSource:
 # ---- entry points -------------------------------------------------------------------------
 
 
-def _entry_points() -> dict[str, importlib.metadata.EntryPoint]:
+def installed_entry_points() -> dict[str, importlib.metadata.EntryPoint]:
+    """Problems that installed packages declare in the ``thetaevolve.problems`` group."""
     return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
 
@@ -176,7 +177,7 @@ def available_problems(paths: Iterable[str] = ()) -> list[ProblemEntry]:
     from thetaevolve.tasks import task_names
 
     entries = [ProblemEntry(name, "builtin", name) for name in task_names()]
-    entries += [ProblemEntry(name, "entry_point", name) for name in sorted(_entry_points())]
+    entries += [ProblemEntry(name, "entry_point", name) for name in sorted(installed_entry_points())]
     for spec in paths:
         path = Path(spec).expanduser()
         entries.append(ProblemEntry(spec, problem_kind(path), spec))
@@ -191,6 +192,6 @@ def _unknown_message(spec: str, builtin_error: str) -> str:
                 f"{PROBLEM_FILE} (create one with `thetaevolve init DIR`) or a .py file")
     if ":" in spec:
         return builtin_error  # a sized family name: its own message says what is wrong
-    installed = ", ".join(sorted(_entry_points())) or "none"
+    installed = ", ".join(sorted(installed_entry_points())) or "none"
     return (f"{builtin_error}; installed problems: {installed}; or give a path to a folder "
             f"holding {PROBLEM_FILE} or a .py file")

@@ -40,7 +40,7 @@ from typing import Any, Sequence
 
 from thetaevolve import __version__
 from thetaevolve.atomic import write_json_atomic
-from thetaevolve.config import ConfigError, RunConfig, dump_config, load_config
+from thetaevolve.config import ConfigError, RunConfig, dump_config, load_run_config
 from thetaevolve.database import ChildDraft, ProgramRecord
 from thetaevolve.gym import Gym, ScoredChild
 from thetaevolve.proposers.base import Prompt, Response
@@ -293,7 +293,7 @@ class MultiTaskSession:
         if marker.get("kind") != MULTI_KIND:
             raise RunDirError(f"{run_dir} is not a multi-task training run")
         try:
-            config = load_config(run_dir / CONFIG_FILE, overrides=overrides)
+            config = load_run_config(run_dir / CONFIG_FILE, overrides=overrides)
         except ConfigError as exc:
             raise RunDirError(f"{run_dir / CONFIG_FILE}: {exc}") from None
         if overrides:
@@ -383,7 +383,7 @@ def task_summaries(run_dir: Path) -> dict[str, dict[str, Any]]:
 
     out = {}
     for task_run in read_task_runs(run_dir):
-        config = load_config(task_run / CONFIG_FILE)
+        config = load_run_config(task_run / CONFIG_FILE)
         database = ProgramDatabase.open(task_run / STORE_FILE, config.database, read_only=True)
         task = open_run_problem(task_run, config.task, check_changes=False)
         try:

@@ -97,17 +97,3 @@ def _describe(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return f"a list of length {len(value)}"
     return type(value).__name__
-
-
-def check_tol(tol: object) -> float:
-    """A verifier tolerance: a finite number >= 0 (0 means exact)."""
-    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not math.isfinite(tol) or tol < 0:
-        raise DataError(f"tolerance must be a finite number >= 0, got {tol!r}")
-    return float(tol)
-
-
-def safe_tol(tol: object) -> float:
-    """The tolerance to record on an invalid verdict, even when ``tol`` itself was bad."""
-    if isinstance(tol, (int, float)) and not isinstance(tol, bool) and math.isfinite(tol) and tol >= 0:
-        return float(tol)
-    return 0.0

@@ -12,6 +12,7 @@ dict (numpy arrays are allowed inside; they are converted to lists by the sandbo
 from __future__ import annotations
 
 import abc
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -95,8 +96,6 @@ class Task(abc.ABC):
         Never raises on bad data: malformed input (or a bad ``tol``) is an invalid Verdict
         whose reason says what is wrong.
         """
-        from thetaevolve.tasks._numbers import check_tol, safe_tol
-
         try:
             return self.judge(solution, check_tol(tol))
         except (DataError, ArithmeticError) as exc:
@@ -148,3 +147,17 @@ class Task(abc.ABC):
         Callers close every task they built, so a task that does hold something (a native
         problem's verifier processes, ``problems/native.py``) overrides this instead.
         """
+
+
+def check_tol(tol: object) -> float:
+    """A verifier tolerance: a finite number >= 0 (0 means exact)."""
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not math.isfinite(tol) or tol < 0:
+        raise DataError(f"tolerance must be a finite number >= 0, got {tol!r}")
+    return float(tol)
+
+
+def safe_tol(tol: object) -> float:
+    """The tolerance to record on an invalid verdict, even when ``tol`` itself was bad."""
+    if isinstance(tol, (int, float)) and not isinstance(tol, bool) and math.isfinite(tol) and tol >= 0:
+        return float(tol)
+    return 0.0
