@@ -1,6 +1,6 @@
 # Everything a fresh clone needs is installed by these targets; nothing by hand.
 #   make run   - set up and run the main job (offline evolution on circle_packing_26)
-#   make test  - set up (with the rl and ray extras) and run the test suite
+#   make test  - set up (with the rl and ray extras), run ruff and mypy, then the test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -39,11 +39,12 @@ setup-test: system $(VENV)/.test-installed
 run: setup
 	$(BIN)/thetaevolve run $(TASK) $(RUN_ARGS)
 
-test: setup-test
+# The static checks first: a type error fails in a minute instead of after the suite.
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Static checks, configured in pyproject.toml: ruff (pyflakes, bugbear, complexity) and mypy
-# with the pydantic plugin over the package.
+# with the pydantic plugin over the package. Both must report nothing.
 lint: setup-test
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
