@@ -3,7 +3,7 @@
     python benchmarks/objectives_toy.py                  # grpo, entropic, entropic_adaptive
     python benchmarks/objectives_toy.py --steps 16 --objective entropic_adaptive
 
-The task is the test suite's (tests/test_rl_support.py): the reward is the share of the
+The task is the test suite's (tests/helpers.py, its RL section): the reward is the share of the
 letter ``x`` in 8 generated tokens; ``random:tiny`` trains with 4 prompts x 8 samples per
 step at lr 1e-2. For each objective it trains once on the verifier's reward and once on
 random rewards, and reports the mean score of each step's 32 children. It needs the rl
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 warnings.filterwarnings("ignore", category=FutureWarning)
 
 try:
-    from test_rl_support import SyntheticGym
+    from helpers import SyntheticGym
 
     from thetaevolve.config import RLConfig
     from thetaevolve.rl.train import train_on_gym

@@ -207,3 +207,19 @@ def test_every_exemption_names_a_real_long_function(name: str) -> None:
     lengths = {fn: length for fn, _, length in _functions()}
     assert name in lengths, f"{name} is exempt but does not exist: drop the exemption"
     assert lengths[name] > MAX_FUNCTION_LINES, f"{name} is short now: drop the exemption"
+
+
+def test_no_test_module_imports_another() -> None:
+    # Shared helpers live in tests/helpers.py and fixtures in conftest.py; a test module that
+    # imports another runs that module's import-time code and ties the two together.
+    tests_dir = Path(__file__).resolve().parent
+    offenders = []
+    for path in sorted(tests_dir.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
+                     else [])
+            offenders += [f"{path.relative_to(tests_dir)}:{node.lineno} imports {name}"
+                          for name in names if name.split(".")[0].startswith(("test_", "conftest"))]
+    assert not offenders, "test modules importing test modules (use tests/helpers.py):\n" + \
+        "\n".join(offenders)

@@ -12,7 +12,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 pytest.importorskip("torch", reason="the rl extra (torch) is not installed")
 pytest.importorskip("trl", reason="the rl extra (trl) is not installed")
 
-from test_rl_cli import TRAIN, events, programs  # noqa: E402
+from helpers import TRAIN, events, programs  # noqa: E402
 
 from thetaevolve.cli import build_parser, main  # noqa: E402
 from thetaevolve.config import load_config  # noqa: E402

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 
@@ -12,30 +11,12 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 pytest.importorskip("torch", reason="the rl extra (torch) is not installed")
 pytest.importorskip("trl", reason="the rl extra (trl) is not installed")
 
+from helpers import TRAIN, events, programs  # noqa: E402
+
 from thetaevolve.cli import main  # noqa: E402
 from thetaevolve.config import load_config  # noqa: E402
-from thetaevolve.database.store import ProgramDatabase  # noqa: E402
 
 pytestmark = [pytest.mark.rl, pytest.mark.filterwarnings("ignore::FutureWarning")]
-
-TRAIN = ["train", "circle_packing_26", "--model", "random:tiny", "--steps", "2",
-         "--batch-size", "2", "--samples-per-prompt", "2", "--max-new-tokens", "8",
-         "--checkpoint-every", "1", "--reward", "random", "--quiet"]
-
-
-def programs(run_dir: Path, kind: str | None = "proposal") -> list:
-    config = load_config(run_dir / "config.yaml")
-    database = ProgramDatabase.open(run_dir / "programs.sqlite", config.database)
-    try:
-        # Migrant copies between islands are the database's own; proposals are the run's.
-        return [p for p in database.iter_programs() if kind is None or p.kind == kind]
-    finally:
-        database.close()
-
-
-def events(run_dir: Path) -> list[dict]:
-    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
-    return [json.loads(line) for line in lines]
 
 
 def test_train_writes_a_run_directory_like_an_inference_run(tmp_path, capsys):

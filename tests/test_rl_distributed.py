@@ -24,7 +24,7 @@ WORKER = textwrap.dedent(
     from pathlib import Path
 
     sys.path.insert(0, {tests!r})
-    from test_rl_support import SyntheticGym
+    from helpers import SyntheticGym
     from thetaevolve.rl import coordinator
     from thetaevolve.config import RLConfig
     from thetaevolve.rl.train import join_processes, leave_processes, train_on_gym
@@ -150,7 +150,7 @@ FAILING_WORKER = textwrap.dedent(
     from pathlib import Path
 
     sys.path.insert(0, {tests!r})
-    from test_rl_support import SyntheticGym
+    from helpers import SyntheticGym
     from thetaevolve.config import RLConfig
     from thetaevolve.rl.train import join_processes, train_on_gym
 

@@ -49,7 +49,7 @@ class _OneTaskGym:
     """Enough of a gym for MultiTaskGym: a fixed raw reward per task, an in-memory meta."""
 
     def __init__(self, reward: float) -> None:
-        from test_rl_support import SyntheticGym
+        from helpers import SyntheticGym
 
         self.inner = SyntheticGym(fixed_reward=reward)
         self.meta: dict = {}
@@ -95,7 +95,7 @@ def test_multitask_gym_routes_rows_and_normalises_per_task():
 torch = pytest.importorskip("torch", reason="the rl extra (torch) is not installed")
 pytest.importorskip("trl", reason="the rl extra (trl) is not installed")
 
-from test_rl_cli import events, programs  # noqa: E402
+from helpers import events, programs  # noqa: E402
 
 from thetaevolve.cli import main  # noqa: E402
 from thetaevolve.config import load_config  # noqa: E402

@@ -11,25 +11,15 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 torch = pytest.importorskip("torch", reason="the rl extra (torch) is not installed")
 pytest.importorskip("trl", reason="the rl extra (trl) is not installed")
 
-from test_rl_support import SyntheticGym  # noqa: E402
+from helpers import SyntheticGym, small_rl_config, weights  # noqa: E402
 
 from thetaevolve.rl.advantages import group_advantages  # noqa: E402
 from thetaevolve.rl.models import build_random  # noqa: E402
-from thetaevolve.config import RLConfig  # noqa: E402
 from thetaevolve.rl.train import train_on_gym  # noqa: E402
 
 pytestmark = [pytest.mark.rl, pytest.mark.filterwarnings("ignore::FutureWarning")]
 
 
-def small(**changes) -> RLConfig:
-    base = dict(steps=2, batch_size=2, samples_per_prompt=4, micro_batch_size=8,
-                max_new_tokens=8, learning_rate=1e-3, checkpoint_every=0, keep_checkpoints=None)
-    base.update(changes)
-    return RLConfig(**base)
-
-
-def snapshot(model) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 class AdvantageSpy:
@@ -59,9 +49,9 @@ def test_each_objective_trains_end_to_end_with_its_own_advantages(tmp_path, monk
     gym = SyntheticGym(reward="random")
     spy = AdvantageSpy(monkeypatch)
     model, tokenizer = build_random("tiny")
-    before = snapshot(model)
+    before = weights(model)
     logs: list[tuple[str, dict]] = []
-    out = train_on_gym(gym, small(advantage=objective, entropic_beta=2.0), tmp_path,
+    out = train_on_gym(gym, small_rl_config(advantage=objective, entropic_beta=2.0), tmp_path,
                        policy=(model, tokenizer), log=lambda e, **f: logs.append((e, f)))
     assert out.steps_done == 2 and len(gym.records) == 1 + 16
     assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
@@ -80,8 +70,8 @@ def test_frozen_baseline_generates_scores_and_commits_but_never_moves(tmp_path):
     # Weight decay on, a real signal on: still nothing may change without an update.
     gym = SyntheticGym(reward="original")
     model, tokenizer = build_random("tiny")
-    before = snapshot(model)
-    out = train_on_gym(gym, small(update=False, weight_decay=0.1, learning_rate=1e-2),
+    before = weights(model)
+    out = train_on_gym(gym, small_rl_config(update=False, weight_decay=0.1, learning_rate=1e-2),
                        tmp_path, policy=(model, tokenizer))
     assert out.steps_done == 2 and len(gym.records) == 1 + 16
     assert [e.batch_index for e in out.audit] == [1, 2]
@@ -99,7 +89,7 @@ def mean_scores(gym: SyntheticGym, steps: int, per_step: int) -> list[float]:
 def test_the_entropic_objective_learns_the_signal_and_not_noise(tmp_path):
     # 16 steps: on the build machine the mean score went 0.00 -> 0.80 (last 4 steps) with
     # the signal and 0.00 -> 0.04 with random rewards.
-    rl = small(steps=16, batch_size=4, samples_per_prompt=8, micro_batch_size=32,
+    rl = small_rl_config(steps=16, batch_size=4, samples_per_prompt=8, micro_batch_size=32,
                learning_rate=1e-2, advantage="entropic_adaptive")
     learned = SyntheticGym(reward="original")
     train_on_gym(learned, rl, tmp_path / "signal")

@@ -13,7 +13,7 @@ pytest.importorskip("torch", reason="the rl extra (torch) is not installed")
 pytest.importorskip("trl", reason="the rl extra (trl) is not installed")
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_rl_support import SyntheticGym  # noqa: E402
+from helpers import SyntheticGym  # noqa: E402
 
 import thetaevolve.models.chat as chat  # noqa: E402
 from thetaevolve.rl.models import build_random, load_policy  # noqa: E402

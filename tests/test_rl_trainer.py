@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch", reason="the rl extra (torch) is not install
 pytest.importorskip("trl", reason="the rl extra (trl) is not installed")
 np = pytest.importorskip("numpy")
 
-from test_rl_support import SyntheticGym  # noqa: E402
+from helpers import SyntheticGym, small_rl_config, weights  # noqa: E402
 
 from thetaevolve.rl.models import build_random, load_policy, parameter_count  # noqa: E402
 from thetaevolve.config import RLConfig  # noqa: E402
@@ -24,15 +24,6 @@ from thetaevolve.rl.trainer import accumulation_steps, grpo_config  # noqa: E402
 pytestmark = [pytest.mark.rl, pytest.mark.filterwarnings("ignore::FutureWarning")]
 
 
-def small(**changes) -> RLConfig:
-    base = dict(steps=2, batch_size=2, samples_per_prompt=4, micro_batch_size=8,
-                max_new_tokens=8, learning_rate=1e-3, checkpoint_every=0, keep_checkpoints=None)
-    base.update(changes)
-    return RLConfig(**base)
-
-
-def snapshot(model) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 # ---- the model -------------------------------------------------------------------------
@@ -107,9 +98,9 @@ def test_batch_split_errors_name_the_setting():
 def test_two_steps_store_every_child_with_its_parent_and_the_reward_used(tmp_path):
     gym = SyntheticGym(reward="random")  # noisy rewards: every group has a spread
     model, tokenizer = build_random("tiny")
-    before = snapshot(model)
+    before = weights(model)
     logs: list[tuple[str, dict]] = []
-    out = train_on_gym(gym, small(micro_batch_size=2), tmp_path, policy=(model, tokenizer),
+    out = train_on_gym(gym, small_rl_config(micro_batch_size=2), tmp_path, policy=(model, tokenizer),
                        log=lambda event, **f: logs.append((event, f)))
     assert out.steps_done == 2
     children = gym.records[1:]
@@ -137,8 +128,8 @@ def test_two_steps_store_every_child_with_its_parent_and_the_reward_used(tmp_pat
 def test_a_step_with_equal_rewards_changes_nothing(tmp_path):
     gym = SyntheticGym(fixed_reward=0.5)
     model, tokenizer = build_random("tiny")
-    before = snapshot(model)
-    train_on_gym(gym, small(weight_decay=0.0), tmp_path, policy=(model, tokenizer))
+    before = weights(model)
+    train_on_gym(gym, small_rl_config(weight_decay=0.0), tmp_path, policy=(model, tokenizer))
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert len(gym.records) == 1 + 16
@@ -148,8 +139,8 @@ def test_with_weight_decay_equal_rewards_only_shrink_the_weights(tmp_path):
     # Decoupled weight decay acts without any reward signal: p <- p (1 - lr wd) per step.
     gym = SyntheticGym(fixed_reward=-0.4)
     model, tokenizer = build_random("tiny")
-    before = snapshot(model)
-    rl = small(weight_decay=0.1, learning_rate=1e-2)
+    before = weights(model)
+    rl = small_rl_config(weight_decay=0.1, learning_rate=1e-2)
     train_on_gym(gym, rl, tmp_path, policy=(model, tokenizer))
     factor = (1 - 1e-2 * 0.1) ** 2
     shrunk = 0
@@ -164,7 +155,7 @@ def test_with_weight_decay_equal_rewards_only_shrink_the_weights(tmp_path):
 def test_a_kl_term_uses_the_initial_policy_as_reference_and_logs_kl(tmp_path):
     gym = SyntheticGym(reward="random")
     logs: list[tuple[str, dict]] = []
-    rl = small(kl_coef=0.05, checkpoint_every=1, keep_checkpoints=1)
+    rl = small_rl_config(kl_coef=0.05, checkpoint_every=1, keep_checkpoints=1)
     initial, _ = build_random("tiny")
     out = train_on_gym(gym, rl, tmp_path, log=lambda event, **f: logs.append((event, f)))
     train = [f for e, f in logs if e == "train" and "loss" in f]
@@ -172,7 +163,7 @@ def test_a_kl_term_uses_the_initial_policy_as_reference_and_logs_kl(tmp_path):
     reference = out.trainer.ref_model
     assert all(torch.equal(a, b) for a, b in zip(initial.parameters(), reference.parameters()))
     # After a resume the reference is still the initial policy, not the checkpoint.
-    resumed = train_on_gym(gym, small(kl_coef=0.05, steps=3), tmp_path,
+    resumed = train_on_gym(gym, small_rl_config(kl_coef=0.05, steps=3), tmp_path,
                            resume_from=latest_checkpoint(tmp_path))
     assert all(torch.equal(a, b) for a, b in
                zip(initial.parameters(), resumed.trainer.ref_model.parameters()))
@@ -180,7 +171,7 @@ def test_a_kl_term_uses_the_initial_policy_as_reference_and_logs_kl(tmp_path):
 
 def test_a_checkpoint_resumes_model_optimizer_and_position(tmp_path):
     gym = SyntheticGym(reward="random")
-    first = train_on_gym(gym, small(checkpoint_every=1, keep_checkpoints=2), tmp_path)
+    first = train_on_gym(gym, small_rl_config(checkpoint_every=1, keep_checkpoints=2), tmp_path)
     checkpoint = latest_checkpoint(tmp_path)
     assert checkpoint is not None and checkpoint.name == "checkpoint-2"
     assert first.last_checkpoint == str(checkpoint)
@@ -190,7 +181,7 @@ def test_a_checkpoint_resumes_model_optimizer_and_position(tmp_path):
     trained = first.trainer.model
     assert all(torch.equal(a, b) for a, b in zip(saved.parameters(), trained.parameters()))
 
-    second = train_on_gym(gym, small(steps=3, checkpoint_every=1, keep_checkpoints=2), tmp_path,
+    second = train_on_gym(gym, small_rl_config(steps=3, checkpoint_every=1, keep_checkpoints=2), tmp_path,
                           resume_from=checkpoint)
     assert second.steps_done == 3
     assert [e.step for e in second.audit] == [3]
@@ -213,7 +204,7 @@ def mean_scores(gym: SyntheticGym, steps: int, per_step: int) -> list[float]:
 
 @pytest.mark.slow
 def test_the_policy_learns_the_verifiers_signal_and_not_noise(tmp_path):
-    rl = small(steps=24, batch_size=4, samples_per_prompt=8, micro_batch_size=32,
+    rl = small_rl_config(steps=24, batch_size=4, samples_per_prompt=8, micro_batch_size=32,
                learning_rate=1e-2)
     learned = SyntheticGym(reward="original")
     train_on_gym(learned, rl, tmp_path / "signal")

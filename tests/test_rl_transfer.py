@@ -11,7 +11,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 torch = pytest.importorskip("torch", reason="the rl extra (torch) is not installed")
 pytest.importorskip("trl", reason="the rl extra (trl) is not installed")
 
-from test_rl_support import SyntheticGym  # noqa: E402
+from helpers import SyntheticGym  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
 from thetaevolve.config import RLConfig  # noqa: E402
