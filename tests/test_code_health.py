@@ -11,6 +11,7 @@ mypy and ruff run from ``make lint``, which ``make test`` runs before pytest.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,10 +71,15 @@ def _known(name: str) -> str | None:
     return None
 
 
+@functools.cache
+def _tree(module: str) -> ast.Module:
+    """A module's syntax tree, parsed once for all the checks below."""
+    return ast.parse(MODULES[module].read_text(), filename=str(MODULES[module]))
+
+
 def _imports(module: str) -> Iterator[tuple[str, list[str], int]]:
     """(imported module, names taken from it, line) for every import in `module`."""
-    tree = ast.parse(MODULES[module].read_text(), filename=str(MODULES[module]))
-    for node in ast.walk(tree):
+    for node in ast.walk(_tree(module)):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 target = _known(alias.name)
@@ -188,8 +194,8 @@ def test_no_private_name_is_imported_from_another_module() -> None:
 
 
 def _functions() -> Iterator[tuple[str, int, int]]:
-    for module, path in MODULES.items():
-        for node in ast.walk(ast.parse(path.read_text())):
+    for module in MODULES:
+        for node in ast.walk(_tree(module)):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 assert node.end_lineno is not None
                 yield f"{module}:{node.name}", node.lineno, node.end_lineno - node.lineno + 1
