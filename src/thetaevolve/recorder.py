@@ -1,7 +1,7 @@
 """A run's own record of its progress: the one observer both drivers report to.
 
 ``evolve`` (inference) and ``train`` (test-time RL) drive the same gym and leave the same
-record in the run directory, so the bookkeeping lives here once (DESIGN: observers watch
+record in the run directory, so the bookkeeping lives here once (observers watch
 events, they are not woven into the loop):
 
 - ``on_initial``: the initial program was stored: its best files and the "initial" line;
