@@ -212,9 +212,7 @@ class Session:
 
     def close(self) -> None:
         self.gym.close()
-        close = getattr(self.sandbox, "close", None)
-        if close is not None:
-            close()
+        self.sandbox.close()
         self.database.close()
         self.task.close()
 
