@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+from thetaevolve.cli_common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 
 
 def register(subparsers: Any) -> None:
